@@ -1,0 +1,75 @@
+// dr-exporter: probes sites, DynamoDB regions and the DNS record, and
+// serves the results as Prometheus metrics (SPEC.md §5).
+#include <signal.h>
+
+#include <cstring>
+#include <iostream>
+
+#include "core/cli/flags.h"
+#include "core/config/config.h"
+#include "core/http/client.h"
+#include "core/http/server.h"
+#include "core/log/log.h"
+#include "core/version.h"
+#include "exporter/exporter.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"dr-exporter: disaster-recovery metrics for Prometheus",
+               "dr-exporter"};
+  drf::CommonFlags flags;
+  drf::AddCommonFlags(app, &flags, ":9731");
+  CLI11_PARSE(app, argc, argv);
+
+  drf::log::Setup(flags.log_level, flags.log_format);
+  std::shared_ptr<const drf::Config> config;
+  try {
+    drf::http::GlobalInit();
+    config = drf::LoadConfigFile(flags.config_file);
+  } catch (const std::exception& e) {
+    std::cerr << e.what() << "\n";
+    return 1;
+  }
+  if (flags.check_config) {
+    std::cout << flags.config_file << ": OK\n";
+    return 0;
+  }
+
+  // Signals are taken synchronously by this thread; every other thread
+  // inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGHUP);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  try {
+    drf::exporter::Exporter exporter(flags.config_file, config);
+    drf::http::Server server(flags.listen_address, 64 << 10);
+    exporter.Register(server);
+    exporter.Start();
+    server.Start();
+    drf::log::Info("dr-exporter started",
+                   {{"version", drf::kVersion},
+                    {"revision", drf::kRevision},
+                    {"listen", flags.listen_address},
+                    {"config", flags.config_file}});
+    for (;;) {
+      int sig = 0;
+      sigwait(&signals, &sig);
+      if (sig == SIGHUP) {
+        exporter.Reload();
+        continue;
+      }
+      drf::log::Info("shutting down", {{"signal", strsignal(sig)}});
+      break;
+    }
+    server.Stop();
+    exporter.Stop();
+  } catch (const std::exception& e) {
+    drf::log::Error("dr-exporter failed", {{"err", e.what()}});
+    return 1;
+  }
+  return 0;
+}
