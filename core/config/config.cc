@@ -100,7 +100,7 @@ class Parser {
   }
 
   static std::string Join(const std::string& path, std::string_view key) {
-    if (path.empty()) return std::string(key);
+    if (path.empty() || path == "(root)") return std::string(key);
     return path + "." + std::string(key);
   }
 
@@ -625,8 +625,11 @@ void ParseActuator(Parser& p, const YAML::Node& root, Config* c) {
   if (activate.IsDefined() && !activate.IsNull()) {
     ParseActivate(p, activate, &a.activate);
   }
+  // With a dynamodb section the missing region is reported there already.
   for (const auto& [key, value] : a.activate.env) {
-    if (value.find("{site.aws_region}") == std::string::npos) continue;
+    if (c->dynamodb || value.find("{site.aws_region}") == std::string::npos) {
+      continue;
+    }
     for (std::size_t i = 0; i < c->sites.size(); ++i) {
       if (c->sites[i].aws_region.empty()) {
         p.Error(root["sites"][i], Parser::Index("sites", i) + ".aws_region",
@@ -643,7 +646,8 @@ void Validate(Parser& p, const YAML::Node& root, Config* c) {
     p.Error(root, "(root)", "the file is empty");
     return;
   }
-  if (!p.CheckMap(root, "", {"sites", "probe", "dns", "dynamodb", "actuator"})) {
+  if (!p.CheckMap(root, "(root)",
+                  {"sites", "probe", "dns", "dynamodb", "actuator"})) {
     return;
   }
   ParseSites(p, root, c);

@@ -171,6 +171,7 @@ int Server::Dispatch(mg_connection* conn, void* self_ptr) {
   if (const char* a = mg_get_header(conn, "Authorization")) {
     request.authorization = a;
   }
+  if (const char* h = mg_get_header(conn, "Host")) request.host = h;
   if (const char* ct = mg_get_header(conn, "Content-Type")) {
     request.content_type = ct;
   }

@@ -18,6 +18,7 @@ struct ServerRequest {
   std::string body;
   std::string authorization;  // the Authorization header, "" if absent
   std::string content_type;
+  std::string host;  // the Host header
   /// Set when the body was larger than the server's limit; `body` is then
   /// empty and the handler should answer 413.
   bool body_too_large = false;
