@@ -50,11 +50,10 @@ int main(int argc, char** argv) {
     exporter.Register(server);
     exporter.Start();
     server.Start();
-    drf::log::Info("dr-exporter started",
-                   {{"version", drf::kVersion},
-                    {"revision", drf::kRevision},
-                    {"listen", flags.listen_address},
-                    {"config", flags.config_file}});
+    drf::log::Info("dr-exporter started", {{"version", drf::kVersion},
+                                           {"revision", drf::kRevision},
+                                           {"listen", flags.listen_address},
+                                           {"config", flags.config_file}});
     for (;;) {
       int sig = 0;
       sigwait(&signals, &sig);

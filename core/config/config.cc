@@ -5,10 +5,10 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <array>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <initializer_list>
 #include <regex>
@@ -176,8 +176,9 @@ class Parser {
     }
     auto d = ParseDuration(n.Scalar());
     if (!d) {
-      Error(n, p, "not a duration (like 500ms, 5s, 10m): \"" +
-                      Truncate(n.Scalar()) + "\"");
+      Error(n, p,
+            "not a duration (like 500ms, 5s, 10m): \"" + Truncate(n.Scalar()) +
+                "\"");
       return false;
     }
     if (*d < min) {
@@ -319,8 +320,7 @@ void ParseSites(Parser& p, const YAML::Node& root, Config* c) {
               "not an AWS region name like us-east-1");
     }
     if (p.String(s, "dynamodb_endpoint", sp, &site.dynamodb_endpoint) &&
-        !site.dynamodb_endpoint.empty() &&
-        !IsHttpUrl(site.dynamodb_endpoint)) {
+        !site.dynamodb_endpoint.empty() && !IsHttpUrl(site.dynamodb_endpoint)) {
       p.Error(s["dynamodb_endpoint"], sp + ".dynamodb_endpoint",
               "not an http(s) URL");
     }
@@ -338,9 +338,8 @@ void ParseProbe(Parser& p, const YAML::Node& root, ProbeConfig* probe) {
   }
   p.Dur(n, "interval", "probe", std::chrono::milliseconds(100),
         &probe->interval);
-  bool timeout_set =
-      p.Dur(n, "timeout", "probe", std::chrono::milliseconds(10),
-            &probe->timeout);
+  bool timeout_set = p.Dur(n, "timeout", "probe", std::chrono::milliseconds(10),
+                           &probe->timeout);
   if (probe->timeout > probe->interval) {
     p.Error(timeout_set ? n["timeout"] : n, "probe.timeout",
             "must not exceed probe.interval (" +
@@ -389,9 +388,9 @@ void ParseDns(Parser& p, const YAML::Node& root, DnsConfig* dns) {
     p.Error(root, "dns", "required");
     return;
   }
-  if (!p.CheckMap(n, "dns",
-                  {"provider", "api_url", "token_file", "domain", "records",
-                   "ttl"})) {
+  if (!p.CheckMap(
+          n, "dns",
+          {"provider", "api_url", "token_file", "domain", "records", "ttl"})) {
     return;
   }
   if (p.String(n, "provider", "dns", &dns->provider) &&
@@ -534,8 +533,8 @@ void ParseActivate(Parser& p, const YAML::Node& n, ActivateConfig* a) {
           continue;
         }
         bool ok = true;
-        for (std::sregex_iterator it(value.begin(), value.end(),
-                                     placeholder_re),
+        for (std::sregex_iterator
+                 it(value.begin(), value.end(), placeholder_re),
              end;
              it != end; ++it) {
           std::string ph = (*it)[1];
@@ -612,10 +611,8 @@ void ParseActuator(Parser& p, const YAML::Node& root, Config* c) {
       p.CheckMap(ssh, "actuator.ssh",
                  {"private_key_file", "known_hosts_file", "connect_timeout",
                   "command_timeout"})) {
-    p.String(ssh, "private_key_file", "actuator.ssh",
-             &a.ssh.private_key_file);
-    p.String(ssh, "known_hosts_file", "actuator.ssh",
-             &a.ssh.known_hosts_file);
+    p.String(ssh, "private_key_file", "actuator.ssh", &a.ssh.private_key_file);
+    p.String(ssh, "known_hosts_file", "actuator.ssh", &a.ssh.known_hosts_file);
     p.Dur(ssh, "connect_timeout", "actuator.ssh",
           std::chrono::milliseconds(100), &a.ssh.connect_timeout);
     p.Dur(ssh, "command_timeout", "actuator.ssh",
@@ -714,7 +711,7 @@ const SiteConfig* Config::SiteByAddress(std::string_view address) const {
 
 int RoundLinodeTtl(int ttl) {
   static constexpr std::array<int, 15> kValid = {
-      0,     30,     120,    300,    3600,    7200,    14400,  28800,
+      0,     30,    120,    300,    3600,   7200,    14400,  28800,
       57600, 86400, 172800, 345600, 604800, 1209600, 2419200};
   for (int v : kValid) {
     if (ttl <= v) return v;

@@ -26,7 +26,8 @@ struct SiteConfig {
   std::string address;  // IPv4 the DNS records point to while this site serves
   std::string health_url;
   std::string aws_region;
-  std::string dynamodb_endpoint;  // optional override of DynamoDbConfig::endpoint
+  std::string
+      dynamodb_endpoint;  // optional override of DynamoDbConfig::endpoint
   std::vector<HostConfig> hosts;
 };
 

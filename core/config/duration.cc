@@ -23,8 +23,8 @@ constexpr std::array<Unit, 7> kUnits = {{{"y", 365LL * 24 * 3600 * 1000},
 
 // Position of a unit in the required largest-to-smallest order.
 int Rank(std::string_view unit) {
-  static constexpr std::array<std::string_view, 7> kOrder = {
-      "y", "w", "d", "h", "m", "s", "ms"};
+  static constexpr std::array<std::string_view, 7> kOrder = {"y", "w", "d", "h",
+                                                             "m", "s", "ms"};
   for (std::size_t i = 0; i < kOrder.size(); ++i) {
     if (kOrder[i] == unit) return static_cast<int>(i);
   }

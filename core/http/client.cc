@@ -1,8 +1,9 @@
 #include "core/http/client.h"
 
+#include <strings.h>
+
 #include <algorithm>
 #include <charconv>
-#include <strings.h>
 #include <cstring>
 #include <mutex>
 #include <stdexcept>
@@ -141,10 +142,10 @@ void Prepare(CURL* easy, const Request& request, HeaderList* headers,
   curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS,
                    static_cast<long>(request.timeout.count()));
-  curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
-                   static_cast<long>(std::min(request.connect_timeout,
-                                              request.timeout)
-                                         .count()));
+  curl_easy_setopt(
+      easy, CURLOPT_CONNECTTIMEOUT_MS,
+      static_cast<long>(
+          std::min(request.connect_timeout, request.timeout).count()));
   curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &WriteBody);
   curl_easy_setopt(easy, CURLOPT_WRITEDATA, out);
   curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, &ReadHeader);

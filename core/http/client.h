@@ -44,7 +44,15 @@ class HeaderList {
 
 /// Why a request got no usable answer. The names are the `reason` label
 /// values of the probe metrics.
-enum class Failure { kNone, kTimeout, kConnect, kDns, kTls, kTooLarge, kStatus };
+enum class Failure {
+  kNone,
+  kTimeout,
+  kConnect,
+  kDns,
+  kTls,
+  kTooLarge,
+  kStatus
+};
 
 std::string_view FailureName(Failure f);
 

@@ -183,7 +183,8 @@ int Server::Dispatch(mg_connection* conn, void* self_ptr) {
     }
     response = self->Route(request);
   } catch (const std::exception& e) {
-    log::Error("http handler failed", {{"path", request.path}, {"err", e.what()}});
+    log::Error("http handler failed",
+               {{"path", request.path}, {"err", e.what()}});
     response = ServerResponse::Text(500, "internal error\n");
   }
   std::string head = "HTTP/1.1 " + std::to_string(response.status) + " " +

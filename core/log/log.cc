@@ -58,7 +58,8 @@ std::string Timestamp(std::chrono::system_clock::time_point now) {
 void AppendLogfmtValue(std::string* out, std::string_view v) {
   bool quote = v.empty();
   for (char c : v) {
-    if (c == ' ' || c == '=' || c == '"' || static_cast<unsigned char>(c) < 0x20) {
+    if (c == ' ' || c == '=' || c == '"' ||
+        static_cast<unsigned char>(c) < 0x20) {
       quote = true;
       break;
     }

@@ -21,10 +21,9 @@ struct ExporterCounters {
       "dr_site_probe_failures_total",
       "Failed health probes of each site, by reason.",
       {"site", "reason"}};
-  metrics::CounterVec collector_errors{
-      "dr_collector_errors_total",
-      "Errors of each collector, by reason.",
-      {"collector", "reason"}};
+  metrics::CounterVec collector_errors{"dr_collector_errors_total",
+                                       "Errors of each collector, by reason.",
+                                       {"collector", "reason"}};
 };
 
 /// One kind of probe (site health, DynamoDB, DNS record). Run() works in
@@ -47,8 +46,8 @@ class Collector : public prometheus::Collectable {
 };
 
 /// The constructor signature of every collector kind.
-using CollectorFactory = std::unique_ptr<Collector> (*)(
-    std::shared_ptr<const Config> config,
-    std::shared_ptr<ExporterCounters> counters);
+using CollectorFactory =
+    std::unique_ptr<Collector> (*)(std::shared_ptr<const Config> config,
+                                   std::shared_ptr<ExporterCounters> counters);
 
 }  // namespace drf::exporter

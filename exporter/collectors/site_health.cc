@@ -58,8 +58,7 @@ void SiteHealthCollector::ProbeOnce() {
         ++s.consecutive_failures;
       } else {
         if (s.probed && !s.last.up) {
-          log::Info("site probe recovered",
-                    {{"site", config_->sites[i].name}});
+          log::Info("site probe recovered", {{"site", config_->sites[i].name}});
         }
         s.consecutive_failures = 0;
       }
@@ -67,9 +66,9 @@ void SiteHealthCollector::ProbeOnce() {
       s.probed = true;
     }
   }
-  last_duration_ = std::chrono::duration<double>(
-                       std::chrono::steady_clock::now() - start)
-                       .count();
+  last_duration_ =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
   ready_ = true;
 }
 
@@ -91,9 +90,9 @@ std::vector<prometheus::MetricFamily> SiteHealthCollector::Collect() const {
                                  "Duration of the last health probe.");
   auto status = metrics::Gauge("dr_site_probe_http_status_code",
                                "HTTP status of the last probe, 0 if none.");
-  auto consecutive = metrics::Gauge(
-      "dr_site_consecutive_failures",
-      "Failed health probes in a row since the last success.");
+  auto consecutive =
+      metrics::Gauge("dr_site_consecutive_failures",
+                     "Failed health probes in a row since the last success.");
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (std::size_t i = 0; i < state_.size(); ++i) {

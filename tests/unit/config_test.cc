@@ -81,8 +81,8 @@ TEST(ConfigTest, FullConfigLoadsEverySection) {
   EXPECT_EQ(c->actuator->ssh.connect_timeout, std::chrono::seconds(2));
   auto env = c->actuator->activate.ExpandFor(c->sites[1]);
   ASSERT_EQ(env.size(), 2u);
-  EXPECT_EQ(env[0], (std::pair<std::string, std::string>{"AWS_REGION",
-                                                         "eu-west-1"}));
+  EXPECT_EQ(env[0],
+            (std::pair<std::string, std::string>{"AWS_REGION", "eu-west-1"}));
   EXPECT_EQ(env[1].second, "eu-central@198.51.100.10");
 }
 
@@ -124,8 +124,8 @@ TEST(ConfigTest, OversizedFileIsRefused) {
 }
 
 TEST(ConfigTest, DeeplyNestedDocumentIsAnErrorNotACrash) {
-  std::string text = "sites: " + std::string(100000, '[') +
-                     std::string(100000, ']') + "\n";
+  std::string text =
+      "sites: " + std::string(100000, '[') + std::string(100000, ']') + "\n";
   EXPECT_FALSE(ErrorOf(text, "deep.yml").empty());
 }
 

@@ -25,10 +25,9 @@ TEST(DurationTest, ParsesPrometheusDurations) {
 }
 
 TEST(DurationTest, RejectsMalformed) {
-  for (const char* bad :
-       {"", "5", "s", "-5s", "1.5s", "5 s", " 5s", "5s ", "5S", "5sec",
-        "1m1h", "1s1s", "ms", "5ms5s", "1h30", "99999999999999999999s",
-        "9223372036854775807y"}) {
+  for (const char* bad : {"", "5", "s", "-5s", "1.5s", "5 s", " 5s", "5s ",
+                          "5S", "5sec", "1m1h", "1s1s", "ms", "5ms5s", "1h30",
+                          "99999999999999999999s", "9223372036854775807y"}) {
     EXPECT_FALSE(ParseDuration(bad).has_value()) << bad;
   }
   EXPECT_FALSE(ParseDuration(std::string(100, '1') + "s").has_value());

@@ -1,8 +1,7 @@
-#include "core/http/server.h"
-
 #include <gtest/gtest.h>
 
 #include "core/http/client.h"
+#include "core/http/server.h"
 #include "tests/unit/test_server.h"
 
 namespace drf::http {
@@ -25,9 +24,10 @@ class HttpServerTest : public ::testing::Test {
       resp.headers.emplace_back("X-Auth", r.authorization);
       return resp;
     });
-    local_->server->Handle("GET", "/throws", [](const ServerRequest&) -> ServerResponse {
-      throw std::runtime_error("boom");
-    });
+    local_->server->Handle("GET", "/throws",
+                           [](const ServerRequest&) -> ServerResponse {
+                             throw std::runtime_error("boom");
+                           });
     local_->server->Start();
   }
 

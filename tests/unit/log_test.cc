@@ -10,11 +10,11 @@ const auto kT0 = std::chrono::system_clock::from_time_t(1764100000) +
                  std::chrono::milliseconds(42);
 
 TEST(LogTest, LogfmtQuotesOnlyWhatNeedsIt) {
-  EXPECT_EQ(Render(Format::kLogfmt, Level::kWarn, "probe failed",
-                   {{"site", "us-east"}, {"err", "a \"b\"=c\n"}, {"e", ""}},
-                   kT0),
-            "ts=2025-11-25T19:46:40.042Z level=warn msg=\"probe failed\" "
-            "site=us-east err=\"a \\\"b\\\"=c\\n\" e=\"\"");
+  EXPECT_EQ(
+      Render(Format::kLogfmt, Level::kWarn, "probe failed",
+             {{"site", "us-east"}, {"err", "a \"b\"=c\n"}, {"e", ""}}, kT0),
+      "ts=2025-11-25T19:46:40.042Z level=warn msg=\"probe failed\" "
+      "site=us-east err=\"a \\\"b\\\"=c\\n\" e=\"\"");
 }
 
 TEST(LogTest, JsonIsValidAndEscaped) {

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Installs everything dr-failover needs to build, test and run its demo on a
+# Debian 12 machine (as root, or with sudo), then builds it. Idempotent:
+# packages already present are not fetched again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  # build
+  build-essential cmake ninja-build pkg-config git clang-format
+  # libraries (SPEC.md §3)
+  prometheus-cpp-dev libcivetweb-dev libcurl4-openssl-dev rapidjson-dev
+  libssh-dev libspdlog-dev libfmt-dev libyaml-cpp-dev libcli11-dev
+  libgtest-dev libgmock-dev
+  # real components for tests, demo and benchmarks (COMPONENTS.md)
+  prometheus prometheus-alertmanager prometheus-blackbox-exporter
+  openssh-server php-fpm php-cli nginx wrk curl ca-certificates unzip
+  procps iproute2 nodejs npm
+  python3 python3-boto3 python3-botocore python3-yaml python3-requests
+  python3-prometheus-client
+)
+
+sudo_cmd=()
+[ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+
+missing=()
+for p in "${packages[@]}"; do
+  # node and npm may come from elsewhere on the machine; accept them.
+  if [ "$p" = nodejs ] && command -v node >/dev/null; then continue; fi
+  if [ "$p" = npm ] && command -v npm >/dev/null; then continue; fi
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+    missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq \
+    --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# dynalite (a local DynamoDB) for the simulated regions.
+if [ ! -f node_modules/dynalite/cli.js ]; then
+  echo "setup: installing dynalite (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error >/dev/null
+fi
+
+# Build.
+build_dir=${DRF_BUILD_DIR:-build}
+build_type=${DRF_BUILD_TYPE:-RelWithDebInfo}
+cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE="$build_type" \
+  ${DRF_CMAKE_ARGS:-} >/dev/null
+ninja -C "$build_dir"

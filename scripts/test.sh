@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs what is needed, builds, and runs the whole test suite:
+#   1. clang-format check of every C++ file;
+#   2. a -Werror build and every test (unit, integration, fakes) with ctest;
+#   3. an AddressSanitizer + UndefinedBehaviorSanitizer build and the unit
+#      and integration tests again under it.
+# Prints ctest's summary for each pass; exits non-zero if anything failed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=$(nproc)
+
+DRF_BUILD_DIR=build DRF_CMAKE_ARGS="-DDRF_WERROR=ON" scripts/setup.sh
+
+echo "== clang-format"
+files=$(git ls-files '*.cc' '*.h' '*.h.in' | grep -v '\.in$' || true)
+if ! clang-format --dry-run --Werror $files; then
+  echo "clang-format: the files above need formatting (clang-format -i)"
+  exit 1
+fi
+echo "clang-format: $(echo "$files" | wc -w) files clean"
+
+status=0
+echo "== tests (build)"
+ctest --test-dir build --output-on-failure -j "$jobs" || status=1
+
+echo "== tests under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan)"
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DDRF_WERROR=ON \
+  -DDRF_SANITIZE=ON >/dev/null
+ninja -C build-asan
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir build-asan --output-on-failure -j "$jobs" -L 'unit|integration' \
+  -E '^fakes\.' || status=1
+
+exit $status
