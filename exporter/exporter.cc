@@ -5,6 +5,8 @@
 #include "core/log/log.h"
 #include "core/metrics/metrics.h"
 #include "core/version.h"
+#include "exporter/collectors/dns.h"
+#include "exporter/collectors/dynamodb.h"
 #include "exporter/collectors/site_health.h"
 
 namespace drf::exporter {
@@ -18,6 +20,8 @@ struct Kind {
 };
 constexpr Kind kKinds[] = {
     {"site_health", &NewSiteHealthCollector},
+    {"dynamodb", &NewDynamoDbCollector},
+    {"dns", &NewDnsCollector},
 };
 
 }  // namespace
@@ -163,13 +167,18 @@ void Exporter::Register(http::Server& server) {
     return http::ServerResponse::Text(200, "dr-exporter is Healthy.\n");
   });
   server.Handle("GET", "/-/ready", [this](const http::ServerRequest&) {
-    if (Ready()) return http::ServerResponse::Text(200, "dr-exporter is Ready.\n");
-    return http::ServerResponse::Text(503, "dr-exporter is not ready: first round of collection still running.\n");
+    if (Ready())
+      return http::ServerResponse::Text(200, "dr-exporter is Ready.\n");
+    return http::ServerResponse::Text(
+        503,
+        "dr-exporter is not ready: first round of collection still running.\n");
   });
   server.Handle("POST", "/-/reload", [this](const http::ServerRequest&) {
     std::string err = Reload();
-    if (err.empty()) return http::ServerResponse::Text(200, "config reloaded\n");
-    return http::ServerResponse::Text(500, "failed to reload config: " + err + "\n");
+    if (err.empty())
+      return http::ServerResponse::Text(200, "config reloaded\n");
+    return http::ServerResponse::Text(500,
+                                      "failed to reload config: " + err + "\n");
   });
 }
 

@@ -19,7 +19,7 @@ namespace drf {
 namespace {
 
 constexpr std::size_t kMaxConfigBytes = 1 << 20;
-constexpr std::size_t kMaxSites = 16;
+constexpr std::size_t kMaxSites = 1024;
 constexpr std::size_t kMaxHosts = 256;
 constexpr std::size_t kMaxRecords = 64;
 constexpr std::size_t kMaxTables = 64;

@@ -104,17 +104,14 @@ void Server::Start() {
     throw std::runtime_error("invalid listen address \"" + listen_ + "\"");
   }
   std::string threads = std::to_string(threads_);
-  const char* options[] = {"listening_ports",
-                           ports.c_str(),
-                           "num_threads",
-                           threads.c_str(),
-                           "request_timeout_ms",
-                           "10000",
-                           "enable_keep_alive",
-                           "yes",
-                           "keep_alive_timeout_ms",
+  const char* options[] = {"listening_ports", ports.c_str(), "num_threads",
+                           threads.c_str(), "request_timeout_ms", "10000",
+                           "enable_keep_alive", "yes", "keep_alive_timeout_ms",
                            "30000",
-                           nullptr};
+                           // Without it, Nagle's algorithm and delayed ACKs
+                           // hold back every second response on a kept-alive
+                           // connection by about 40 ms.
+                           "tcp_nodelay", "1", nullptr};
   mg_callbacks callbacks{};
   // CivetWeb prints its own errors to stderr otherwise; route them to us.
   callbacks.log_message = [](const mg_connection*, const char* message) {
@@ -196,10 +193,9 @@ int Server::Dispatch(mg_connection* conn, void* self_ptr) {
   }
   if (request.body_too_large) head += "Connection: close\r\n";
   head += "\r\n";
+  // One write for header and body: one segment for small answers.
+  if (request.method != "HEAD") head += response.body;
   mg_write(conn, head.data(), head.size());
-  if (request.method != "HEAD") {
-    mg_write(conn, response.body.data(), response.body.size());
-  }
   return response.status;
 }
 

@@ -480,6 +480,9 @@ class _Handler(BaseHTTPRequestHandler):
     """Parses one request and hands it to the FakeLinode that owns it."""
     protocol_version = "HTTP/1.1"
     server_version = "fake-linode"
+    # Headers and body go out in separate writes; without this, Nagle and
+    # delayed ACKs add ~40 ms to every answer on a kept-alive connection.
+    disable_nagle_algorithm = True
     timeout = 60  # idle keep-alive connections are closed after this
 
     def do_GET(self):

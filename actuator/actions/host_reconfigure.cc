@@ -1,0 +1,250 @@
+#include "actuator/actions/host_reconfigure.h"
+
+#include <algorithm>
+#include <cmath>
+#include <exception>
+#include <functional>
+#include <random>
+#include <system_error>
+#include <thread>
+#include <utility>
+
+#include "actuator/ssh/env_file.h"
+#include "core/log/log.h"
+
+namespace drf::actuator {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using ssh::ErrorKind;
+
+double SecondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// A command's stderr as one line of a message: control characters become
+// spaces, and only its end is kept (where the error usually is).
+std::string OneLine(std::string_view text, std::size_t max) {
+  std::string out;
+  for (char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    out += (u < 0x20 || u == 0x7f) ? ' ' : c;
+  }
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  std::size_t start = out.find_first_not_of(' ');
+  out.erase(0, start == std::string::npos ? out.size() : start);
+  if (out.size() > max) out = "..." + out.substr(out.size() - max);
+  return out;
+}
+
+// Runs fn(0) .. fn(n-1) at once, one thread each; runs inline any that
+// cannot get a thread. Returns when all have returned.
+void RunParallel(std::size_t n, const std::function<void(std::size_t)>& fn) {
+  std::vector<std::thread> threads;
+  threads.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    try {
+      threads.emplace_back(fn, i);
+    } catch (const std::system_error&) {
+      fn(i);
+    }
+  }
+  for (std::thread& t : threads) t.join();
+}
+
+}  // namespace
+
+// ------------------------------------------------------------ SSH action
+
+SshHostActions::SshHostActions(SshConfig ssh, ActivateConfig activate)
+    : ssh_(std::move(ssh)), activate_(std::move(activate)) {}
+
+HostResult SshHostActions::Reconfigure(const SiteConfig& site,
+                                       const HostConfig& host) {
+  const auto start = Clock::now();
+  HostResult r;
+  r.host = ssh::HostName(host);
+  r.attempts = 1;
+  auto fail = [&](const ssh::Error& e) {
+    r.ok = false;
+    r.error_kind = e.kind;
+    r.message = e.message;
+    r.seconds = SecondsSince(start);
+    return r;
+  };
+
+  const ssh::EnvPairs env = activate_.ExpandFor(site);
+  if (std::string why = ssh::ValidateEnv(env); !why.empty()) {
+    return fail({ErrorKind::kInvalid, why});
+  }
+
+  auto session = ssh::SshSession::Connect(host, ssh_);
+  if (!session) return fail(session.error());
+  ssh::SshSession& s = *session.value();
+
+  auto file = s.ReadFile(activate_.env_file);
+  if (!file) return fail(file.error());
+  const std::string updated = ssh::RewriteEnv(file.value().content, env);
+  if (updated != file.value().content) {
+    auto written = s.WriteFileAtomic(file.value(), updated);
+    if (!written) return fail(written.error());
+    r.changed = true;
+  }
+
+  if (!activate_.reload_command.empty()) {
+    auto run = s.Exec(activate_.reload_command, ssh_.command_timeout);
+    if (!run) return fail(run.error());
+    if (run.value().exit_status != 0) {
+      std::string why =
+          run.value().exit_status < 0
+              ? "reload_command ended without an exit status (killed?)"
+              : "reload_command exited " +
+                    std::to_string(run.value().exit_status);
+      std::string err = OneLine(run.value().stderr_tail, 512);
+      if (!err.empty()) why += ": " + err;
+      return fail({ErrorKind::kCommandFailed, s.name() + ": " + why});
+    }
+  }
+  r.ok = true;
+  r.seconds = SecondsSince(start);
+  return r;
+}
+
+// ------------------------------------------------------------ retries
+
+Duration HostBackoff(const HostRetryPolicy& policy, int failures, double unit) {
+  const double base = static_cast<double>(policy.base.count());
+  const double cap = static_cast<double>(policy.cap.count());
+  const int exponent = std::clamp(failures - 1, 0, 62);
+  const double ceiling = std::min(cap, base * std::ldexp(1.0, exponent));
+  const double u = std::clamp(unit, 0.0, 1.0);
+  return Duration(static_cast<Duration::rep>(ceiling * u));
+}
+
+HostReconfigurer::HostReconfigurer(std::shared_ptr<HostActions> actions,
+                                   HostRetryPolicy policy)
+    : actions_(std::move(actions)), policy_(policy) {}
+
+HostReconfigurer::HostReconfigurer(const ActuatorConfig& config,
+                                   HostRetryPolicy policy)
+    : HostReconfigurer(
+          std::make_shared<SshHostActions>(config.ssh, config.activate),
+          policy) {}
+
+HostResult HostReconfigurer::Attempt(const SiteConfig& site,
+                                     const HostConfig& host,
+                                     int attempt) const {
+  const auto start = Clock::now();
+  HostResult r;
+  try {
+    r = actions_->Reconfigure(site, host);
+  } catch (const std::exception& e) {
+    r.ok = false;
+    r.error_kind = ErrorKind::kConnect;
+    r.message = std::string("unexpected error: ") + e.what();
+  } catch (...) {
+    r.ok = false;
+    r.error_kind = ErrorKind::kConnect;
+    r.message = "unexpected error";
+  }
+  if (r.host.empty()) r.host = ssh::HostName(host);
+  if (r.ok) r.error_kind = ErrorKind::kNone;
+  r.attempts = 1;
+  r.seconds = SecondsSince(start);
+  const std::string n = std::to_string(attempt);
+  if (r.ok) {
+    log::Info("host reconfigured", {{"site", site.name},
+                                    {"host", r.host},
+                                    {"changed", r.changed ? "true" : "false"},
+                                    {"attempt", n}});
+  } else {
+    log::Warn("host reconfiguration failed", {{"site", site.name},
+                                              {"host", r.host},
+                                              {"kind", r.error_kind_name()},
+                                              {"attempt", n},
+                                              {"err", r.message}});
+  }
+  return r;
+}
+
+std::vector<HostResult> HostReconfigurer::ReconfigureOnce(
+    const SiteConfig& site, const std::vector<HostConfig>& hosts) const {
+  std::vector<HostResult> results(hosts.size());
+  RunParallel(hosts.size(),
+              [&](std::size_t i) { results[i] = Attempt(site, hosts[i], 1); });
+  return results;
+}
+
+HostResult HostReconfigurer::Converge(const SiteConfig& site,
+                                      const HostConfig& host,
+                                      const Stopper* stop,
+                                      const Observer& observer) const {
+  const auto start = Clock::now();
+  const bool gives_up = policy_.give_up_after.count() > 0;
+  const auto give_up_at = start + policy_.give_up_after;
+  std::mt19937_64 rng(std::random_device{}());
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+
+  HostResult total;
+  total.host = ssh::HostName(host);
+  if (stop != nullptr && stop->stopped()) {
+    total.error_kind = ErrorKind::kCancelled;
+    total.message = "stopped before the first attempt";
+    return total;
+  }
+  for (int attempt = 1;; ++attempt) {
+    HostResult r = Attempt(site, host, attempt);
+    total.ok = r.ok;
+    total.error_kind = r.error_kind;
+    total.message = std::move(r.message);
+    total.changed = total.changed || r.changed;
+    total.attempts = attempt;
+    total.seconds = SecondsSince(start);
+    if (observer) {
+      try {
+        observer(site, total);
+      } catch (...) {  // an observer must not end the retries
+      }
+    }
+    if (total.ok) break;
+    if (total.error_kind == ErrorKind::kInvalid) break;  // never converges
+
+    const Duration delay = HostBackoff(policy_, attempt, unit(rng));
+    if (gives_up && Clock::now() + delay >= give_up_at) {
+      log::Error("host reconfiguration gave up",
+                 {{"site", site.name},
+                  {"host", total.host},
+                  {"kind", total.error_kind_name()},
+                  {"attempts", std::to_string(attempt)},
+                  {"err", total.message}});
+      break;
+    }
+    bool stopped = false;
+    if (stop != nullptr) {
+      stopped = stop->WaitFor(delay);
+    } else {
+      std::this_thread::sleep_for(delay);
+    }
+    if (stopped) {
+      total.message = "stopped while retrying; last error (" +
+                      std::string(total.error_kind_name()) +
+                      "): " + total.message;
+      total.error_kind = ErrorKind::kCancelled;
+      break;
+    }
+  }
+  total.seconds = SecondsSince(start);
+  return total;
+}
+
+std::vector<HostResult> HostReconfigurer::Reconfigure(
+    const SiteConfig& site, const Stopper* stop,
+    const Observer& observer) const {
+  std::vector<HostResult> results(site.hosts.size());
+  RunParallel(site.hosts.size(), [&](std::size_t i) {
+    results[i] = Converge(site, site.hosts[i], stop, observer);
+  });
+  return results;
+}
+
+}  // namespace drf::actuator

@@ -1,0 +1,139 @@
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "actuator/ssh/session.h"
+#include "core/config/config.h"
+#include "core/config/duration.h"
+#include "core/util/stopper.h"
+
+namespace drf::actuator {
+
+/// How reconfiguring one host went.
+struct HostResult {
+  std::string host;  // ssh::HostName: "user@address:port"
+  bool ok = false;
+  ssh::ErrorKind error_kind = ssh::ErrorKind::kNone;  // of the last attempt
+  std::string message;  // why the last attempt failed ("" when ok)
+  int attempts = 0;
+  /// The env file was rewritten (by this attempt, or by any attempt of a
+  /// retried host: a write followed by a failed reload still changed it).
+  bool changed = false;
+  double seconds = 0;  // wall time, over all attempts
+
+  std::string_view error_kind_name() const {
+    return ssh::ErrorKindName(error_kind);
+  }
+};
+
+/// One attempt at bringing one host of a site to that site's configuration.
+/// The seam the actuator's tests fake. Implementations must be safe to call
+/// from several threads at once (one call per host runs in parallel) and
+/// should not throw (HostReconfigurer turns an exception into a failure).
+class HostActions {
+ public:
+  virtual ~HostActions() = default;
+  virtual HostResult Reconfigure(const SiteConfig& site,
+                                 const HostConfig& host) = 0;
+};
+
+/// The real host action (SPEC.md §6, "A switch to site T"), over SSH and
+/// SFTP with libssh: connect (known_hosts enforced, key authentication
+/// only), read `activate.env_file`, RewriteEnv with
+/// `activate.ExpandFor(site)`, write it back atomically only when it
+/// changed, then run `activate.reload_command` (skipped when empty).
+///
+/// The reload runs on every successful attempt, also when the file was
+/// already right: a crash (or a failed attempt) between the write and the
+/// reload leaves a file that is right and a PHP-FPM that has not read it,
+/// and only an unconditional reload converges from there. A graceful
+/// PHP-FPM reload costs nothing that matters.
+///
+/// Env values are checked (ssh::ValidateEnv) before any connection; an
+/// invalid one fails with kInvalid and is never retried. Values go into the
+/// file only; the command is the fixed config string.
+/// Holds copies of the config sections; stateless otherwise: thread-safe.
+class SshHostActions : public HostActions {
+ public:
+  SshHostActions(SshConfig ssh, ActivateConfig activate);
+  HostResult Reconfigure(const SiteConfig& site,
+                         const HostConfig& host) override;
+
+ private:
+  const SshConfig ssh_;
+  const ActivateConfig activate_;
+};
+
+/// How a failing host is retried: after a capped exponential backoff with
+/// full jitter, uniform in [0, min(cap, base * 2^(failures-1))), until it
+/// succeeds or `give_up_after` has passed since its first attempt.
+struct HostRetryPolicy {
+  Duration base = std::chrono::seconds(1);
+  Duration cap = std::chrono::seconds(30);
+  /// 0: never give up (only a Stopper ends the retries).
+  Duration give_up_after = std::chrono::minutes(10);
+};
+
+/// The wait before the next attempt after `failures` failed ones (>= 1);
+/// `unit` is uniform in [0, 1). Pure.
+Duration HostBackoff(const HostRetryPolicy& policy, int failures, double unit);
+
+/// Reconfigures every host of a site in parallel, one thread per host, each
+/// host retried on its own: one host's failure never delays, fails or
+/// undoes another, and a failing host is retried until it converges, gives
+/// up (HostRetryPolicy) or the Stopper fires. Every failed attempt is
+/// logged (warn) and passed to the observer, so a failure is reported while
+/// it is being retried, not only at the end.
+///
+/// Owns a shared HostActions. Const and thread-safe: several calls may run
+/// at once (the caller keeps two calls for the same site from overlapping,
+/// as both would write the same files).
+class HostReconfigurer {
+ public:
+  /// The `action` label of dr_actuator_actions_total.
+  static constexpr std::string_view kAction = "host_reconfigure";
+
+  /// Called after every attempt on a host (from that host's thread, so it
+  /// must be thread-safe); `so_far` carries the attempt count, the
+  /// attempt's outcome and the time spent on the host until now.
+  using Observer =
+      std::function<void(const SiteConfig& site, const HostResult& so_far)>;
+
+  explicit HostReconfigurer(std::shared_ptr<HostActions> actions,
+                            HostRetryPolicy policy = {});
+  /// With the SSH implementation (SshHostActions) for `config`.
+  explicit HostReconfigurer(const ActuatorConfig& config,
+                            HostRetryPolicy policy = {});
+
+  /// One attempt on each of `hosts` (usually the ones still failing), all
+  /// at once. Results in the order of `hosts`. For callers that schedule
+  /// retries themselves.
+  std::vector<HostResult> ReconfigureOnce(
+      const SiteConfig& site, const std::vector<HostConfig>& hosts) const;
+
+  /// Every host of `site`, in parallel, each retried until it succeeds,
+  /// gives up, or `stop` fires (then its result is kCancelled, naming the
+  /// last error). Blocks until all are done; results in the order of
+  /// `site.hosts`. A site with no hosts yields no results.
+  std::vector<HostResult> Reconfigure(const SiteConfig& site,
+                                      const Stopper* stop = nullptr,
+                                      const Observer& observer = {}) const;
+
+  const HostRetryPolicy& policy() const { return policy_; }
+
+ private:
+  HostResult Attempt(const SiteConfig& site, const HostConfig& host,
+                     int attempt) const;
+  HostResult Converge(const SiteConfig& site, const HostConfig& host,
+                      const Stopper* stop, const Observer& observer) const;
+
+  std::shared_ptr<HostActions> actions_;
+  HostRetryPolicy policy_;
+};
+
+}  // namespace drf::actuator

@@ -1,0 +1,63 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace drf::ssh {
+
+/// Environment assignments in the order they are applied, as
+/// ActivateConfig::ExpandFor returns them.
+using EnvPairs = std::vector<std::pair<std::string, std::string>>;
+
+/// True for a variable name the actuator may manage: [A-Za-z_][A-Za-z0-9_]*.
+bool EnvKeyIsValid(std::string_view key);
+
+/// True when `value` can be written as one assignment line: it holds no
+/// newline, carriage return or NUL byte, any of which would let a value add
+/// lines of its own to the file.
+bool EnvValueIsSafe(std::string_view value);
+
+/// Why `env` cannot be written ("" when it can): the first invalid key or
+/// unsafe value, named by its key only (values never appear in messages).
+std::string ValidateEnv(const EnvPairs& env);
+
+/// The text written after `KEY=` for `value`, inert in every reader of the
+/// file that matters here:
+///  - empty, or only [A-Za-z0-9_./:@%+,=-] characters: written bare;
+///  - otherwise, without a single quote: in single quotes, which phpdotenv
+///    (the PHP application's loader), Docker Compose and a POSIX shell read
+///    literally (no `$` expansion, no command substitution, no escapes;
+///    python-dotenv too, but for its `\\` and `\'` escapes);
+///  - otherwise (it holds a '): in double quotes with `\`, `"` and `$`
+///    escaped. A backtick stays as it is: phpdotenv rejects "\`", and reads
+///    a bare one literally. Only a shell sourcing the file would run it, and
+///    only for a value that holds both ' and `, which no placeholder
+///    expands to.
+std::string QuoteEnvValue(std::string_view value);
+
+/// Rewrites the dotenv text `content` so that each key of `env` is assigned
+/// its value exactly once:
+///  - the first uncommented assignment of the key (`KEY=...`, `export
+///    KEY=...`, spaces around `=` allowed) gets the new value; its prefix up
+///    to the value and any trailing ` # comment` stay as they were;
+///  - later assignments of the same key are removed (the seed article
+///    appended a line per failover; loaders disagree on whether the first or
+///    the last one wins, so exactly one is the only safe state);
+///  - a key with no assignment is appended at the end, after a line ending
+///    added if the text did not end with one;
+///  - every other byte (comments, blank lines, other keys, their order,
+///    multi-line quoted values of other keys, CRLF line endings, a BOM) is
+///    kept as it is. Appended lines use the file's line ending (CRLF when its
+///    first line ends with one).
+/// An assignment whose value is already right (written bare, in single
+/// quotes or, with nothing to escape, in double quotes) is left byte for
+/// byte, so the result equals `content` when nothing changes and a second
+/// rewrite never changes anything.
+/// Pairs that fail ValidateEnv are skipped: no input can add a line of its
+/// own. Callers check ValidateEnv first and report. Pure; thread-safe.
+std::string RewriteEnv(std::string_view content, const EnvPairs& env);
+
+}  // namespace drf::ssh

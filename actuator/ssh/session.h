@@ -1,0 +1,223 @@
+#pragma once
+
+#include <libssh/libssh.h>
+#include <libssh/sftp.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "core/config/config.h"
+#include "core/config/duration.h"
+
+namespace drf::ssh {
+
+/// Why an SSH step failed. ErrorKindName gives the snake_case name used in
+/// results, logs, the journal and the status API.
+enum class ErrorKind {
+  kNone,
+  kConnect,         // refused, unreachable, reset, key exchange failed
+  kTimeout,         // connect, SFTP or command ran past its timeout
+  kHostKeyUnknown,  // no entry for the host in known_hosts_file (or the file
+                    // is missing or unreadable): refused, nothing sent
+  kHostKeyChanged,  // an entry exists and the server's key is not it
+  kAuthFailed,      // the server refused our key
+  kKey,             // the local private key file could not be read
+  kSftp,            // SFTP subsystem or file operation failed
+  kCommandFailed,   // reload_command exited non-zero or by a signal
+  kInvalid,         // a value or key that must never be written
+  kCancelled,       // stopped before it could succeed
+};
+
+std::string_view ErrorKindName(ErrorKind kind);
+
+/// A failed step: the kind and a message for humans (host, path, libssh's
+/// or the server's words). Messages never hold env values or key material.
+struct Error {
+  ErrorKind kind = ErrorKind::kConnect;
+  std::string message;
+};
+
+/// A value or the Error that prevented it.
+template <class T>
+class [[nodiscard]] Result {
+ public:
+  Result(T value) : value_(std::move(value)) {}      // NOLINT: implicit
+  Result(Error error) : error_(std::move(error)) {}  // NOLINT: implicit
+
+  bool ok() const { return value_.has_value(); }
+  explicit operator bool() const { return ok(); }
+  const T& value() const& { return *value_; }
+  T& value() & { return *value_; }
+  T&& value() && { return std::move(*value_); }
+  /// Meaningful only when !ok().
+  const Error& error() const { return error_; }
+
+ private:
+  std::optional<T> value_;
+  Error error_;
+};
+
+/// The empty success of a step that returns nothing.
+struct Done {};
+
+// ------------------------------------------------------------ C handles
+
+/// Owns one libssh handle and frees it with `Free`. Neither copyable nor
+/// movable: the handle has exactly one owner, which frees it exactly once,
+/// and owners are declared so that a child handle (SFTP file, SFTP session,
+/// channel) is freed before the session it lives in.
+template <class T, void (*Free)(T)>
+class Handle {
+ public:
+  Handle() = default;
+  explicit Handle(T handle) : handle_(handle) {}
+  ~Handle() { Reset(); }
+  Handle(const Handle&) = delete;
+  Handle& operator=(const Handle&) = delete;
+  Handle(Handle&&) = delete;
+  Handle& operator=(Handle&&) = delete;
+
+  T get() const { return handle_; }
+  explicit operator bool() const { return handle_ != nullptr; }
+  /// Frees the current handle (if any) and owns `handle` instead.
+  void Reset(T handle = nullptr) {
+    if (handle_ != nullptr) Free(handle_);
+    handle_ = handle;
+  }
+  /// Gives up ownership without freeing.
+  T Release() { return std::exchange(handle_, nullptr); }
+
+ private:
+  T handle_ = nullptr;
+};
+
+namespace internal {
+void FreeSession(ssh_session s);
+void FreeChannel(ssh_channel c);
+void FreeSftp(sftp_session s);
+void FreeSftpFile(sftp_file f);
+void FreeSftpDir(sftp_dir d);
+void FreeAttributes(sftp_attributes a);
+void FreeKey(ssh_key k);
+void FreeCString(char* s);
+}  // namespace internal
+
+/// ssh_session: disconnected (if connected) and freed.
+using SessionHandle = Handle<ssh_session, internal::FreeSession>;
+/// ssh_channel: closed (if open) and freed.
+using ChannelHandle = Handle<ssh_channel, internal::FreeChannel>;
+/// sftp_session: its channel closed, freed.
+using SftpHandle = Handle<sftp_session, internal::FreeSftp>;
+/// sftp_file: closed (a failed close is ignored here; callers that need
+/// its result call sftp_close on Release()).
+using SftpFileHandle = Handle<sftp_file, internal::FreeSftpFile>;
+/// sftp_dir: closed.
+using SftpDirHandle = Handle<sftp_dir, internal::FreeSftpDir>;
+using AttributesHandle = Handle<sftp_attributes, internal::FreeAttributes>;
+using KeyHandle = Handle<ssh_key, internal::FreeKey>;
+/// A char* that libssh allocated (ssh_string_free_char).
+using CStringHandle = Handle<char*, internal::FreeCString>;
+
+// ------------------------------------------------------------ session
+
+/// A regular file read whole over SFTP.
+struct RemoteFile {
+  std::string path;  // the real path (symlinks resolved on the host)
+  std::string content;
+  std::uint32_t permissions = 0;  // mode bits (07777)
+  std::uint32_t uid = 0;
+  std::uint32_t gid = 0;
+};
+
+/// What a command did.
+struct ExecResult {
+  int exit_status = -1;     // -1: none reported (killed by a signal)
+  std::string stderr_tail;  // its last kMaxStderr bytes
+};
+
+/// An authenticated SSH connection to one host, with lazily opened SFTP.
+///
+/// Connect enforces SPEC.md §7: the configured known_hosts file is the only
+/// one consulted (global known hosts, ~/.ssh/config and the agent are never
+/// used); a host is accepted only when its key matches an entry there
+/// (unknown, changed or other-type keys are refused before any
+/// authentication, and known_hosts is never written); authentication is by
+/// the configured private key only. Values never reach a shell: the only
+/// command ever run is the caller's fixed string.
+///
+/// Owns its libssh handles. Not thread-safe: one session per thread
+/// (libssh sessions are independent, so sessions on different threads may
+/// run at once).
+class SshSession {
+ public:
+  /// Files above this are refused by ReadFile (an env file is small).
+  static constexpr std::size_t kMaxFileBytes = 1 << 20;
+  /// Bytes of a command's stderr kept for the error message.
+  static constexpr std::size_t kMaxStderr = 2048;
+
+  /// Connects, checks the host key and authenticates. `ssh.connect_timeout`
+  /// bounds the connection and every later SFTP round trip.
+  static Result<std::unique_ptr<SshSession>> Connect(const HostConfig& host,
+                                                     const SshConfig& ssh);
+
+  ~SshSession();
+  SshSession(const SshSession&) = delete;
+  SshSession& operator=(const SshSession&) = delete;
+  SshSession(SshSession&&) = delete;
+  SshSession& operator=(SshSession&&) = delete;
+
+  /// Reads the regular file at `path` (following symlinks), at most
+  /// `max_bytes`. A missing file is an error: the env file belongs to the
+  /// application's deployment, and creating one would hide a wrong path.
+  Result<RemoteFile> ReadFile(const std::string& path,
+                              std::size_t max_bytes = kMaxFileBytes);
+
+  /// Replaces `original.path` with `content` atomically: writes
+  /// `.<name>.dr-failover.<random>.tmp` in the same directory (the name's
+  /// own leading dot is not doubled: `.env.dr-failover.<random>.tmp`; O_EXCL,
+  /// so never through a symlink; a name per write, so hosts sharing the file
+  /// never write into each other's), gives it the original's owner and mode
+  /// (fails rather than leave a file the application could not read),
+  /// fsyncs it (fsync@openssh.com, when the server has it), then renames it
+  /// over the original with posix-rename@openssh.com. The temporary file is
+  /// removed on failure, and ones left by a killed writer are removed once
+  /// ten minutes old. Readers see the old file or the new one, never a
+  /// partial or missing one. Not a compare-and-swap: an edit made on the
+  /// host between ReadFile and the rename is lost.
+  Result<Done> WriteFileAtomic(const RemoteFile& original,
+                               std::string_view content);
+
+  /// Runs `command` (a fixed string from the config, never built from
+  /// values) on a new channel, reading its output until it exits or
+  /// `timeout` passes. On timeout the channel is sent a TERM signal request
+  /// and closed: OpenSSH delivers it (killpg) for a non-root login, but
+  /// refuses it for root, whose command then runs on (wrap a command that
+  /// may hang in `timeout`). A non-zero exit is a value here, not an Error.
+  Result<ExecResult> Exec(const std::string& command, Duration timeout);
+
+  /// "user@address:port", for messages.
+  const std::string& name() const { return name_; }
+
+ private:
+  SshSession(std::string name, Duration io_timeout);
+  Result<sftp_session> Sftp();
+  Error SftpError(std::string_view what, const std::string& path) const;
+  Result<Done> PosixRename(const std::string& from, const std::string& to);
+
+  std::string name_;
+  Duration io_timeout_;
+  // Declared parent first: members are destroyed in reverse order, so the
+  // SFTP session is freed before the SSH session it runs on.
+  SessionHandle session_;
+  SftpHandle sftp_;
+};
+
+/// "user@address:port": how a host is named in results and logs.
+std::string HostName(const HostConfig& host);
+
+}  // namespace drf::ssh

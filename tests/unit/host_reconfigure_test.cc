@@ -1,0 +1,305 @@
+#include "actuator/actions/host_reconfigure.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+
+namespace drf::actuator {
+namespace {
+
+using namespace std::chrono_literals;
+using ssh::ErrorKind;
+
+// Scripted outcomes per host address: each attempt takes the next one; the
+// last repeats. Records concurrency.
+class FakeHostActions : public HostActions {
+ public:
+  struct Outcome {
+    bool ok = true;
+    ErrorKind kind = ErrorKind::kNone;
+    bool changed = false;
+    bool throws = false;
+  };
+
+  void Script(const std::string& address, std::vector<Outcome> outcomes) {
+    std::lock_guard<std::mutex> lock(mu_);
+    script_[address] = std::move(outcomes);
+  }
+  void set_delay(std::chrono::milliseconds d) { delay_ = d; }
+
+  HostResult Reconfigure(const SiteConfig& site,
+                         const HostConfig& host) override {
+    int now = ++in_flight_;
+    for (int seen = max_in_flight_;
+         now > seen && !max_in_flight_.compare_exchange_weak(seen, now);) {
+    }
+    std::this_thread::sleep_for(delay_);
+    Outcome o;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      int n = calls_[host.address]++;
+      sites_.push_back(site.name);
+      auto it = script_.find(host.address);
+      if (it != script_.end() && !it->second.empty()) {
+        o = it->second[std::min<std::size_t>(n, it->second.size() - 1)];
+      }
+    }
+    --in_flight_;
+    if (o.throws) throw std::runtime_error("boom");
+    HostResult r;
+    r.host = ssh::HostName(host);
+    r.ok = o.ok;
+    r.error_kind = o.kind;
+    r.message = o.ok ? "" : "scripted failure";
+    r.changed = o.changed;
+    r.attempts = 1;
+    return r;
+  }
+
+  int calls(const std::string& address) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return calls_[address];
+  }
+  int max_in_flight() const { return max_in_flight_; }
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, std::vector<Outcome>> script_;
+  std::map<std::string, int> calls_;
+  std::vector<std::string> sites_;
+  std::chrono::milliseconds delay_{0};
+  std::atomic<int> in_flight_{0};
+  std::atomic<int> max_in_flight_{0};
+};
+
+const FakeHostActions::Outcome kOk{true, ErrorKind::kNone, false, false};
+const FakeHostActions::Outcome kOkChanged{true, ErrorKind::kNone, true, false};
+const FakeHostActions::Outcome kDown{false, ErrorKind::kConnect, false, false};
+
+SiteConfig Site(int hosts) {
+  SiteConfig s;
+  s.name = "eu-central";
+  for (int i = 0; i < hosts; ++i) {
+    s.hosts.push_back({"10.0.0." + std::to_string(i + 1), 22, "deploy"});
+  }
+  return s;
+}
+
+HostRetryPolicy Fast() {
+  HostRetryPolicy p;
+  p.base = 5ms;
+  p.cap = 20ms;
+  p.give_up_after = 5s;
+  return p;
+}
+
+TEST(HostBackoffTest, GrowsExponentiallyUpToTheCap) {
+  HostRetryPolicy p;
+  p.base = 100ms;
+  p.cap = 1s;
+  // unit -> 1: the ceiling itself.
+  EXPECT_EQ(HostBackoff(p, 1, 1.0), 100ms);
+  EXPECT_EQ(HostBackoff(p, 2, 1.0), 200ms);
+  EXPECT_EQ(HostBackoff(p, 3, 1.0), 400ms);
+  EXPECT_EQ(HostBackoff(p, 4, 1.0), 800ms);
+  EXPECT_EQ(HostBackoff(p, 5, 1.0), 1s);
+  EXPECT_EQ(HostBackoff(p, 1000, 1.0), 1s);  // no overflow
+}
+
+TEST(HostBackoffTest, FullJitterSpansZeroToTheCeiling) {
+  HostRetryPolicy p;
+  p.base = 100ms;
+  p.cap = 1s;
+  EXPECT_EQ(HostBackoff(p, 3, 0.0), 0ms);
+  EXPECT_EQ(HostBackoff(p, 3, 0.5), 200ms);
+  EXPECT_EQ(HostBackoff(p, 3, -1), 0ms);  // clamped
+  EXPECT_EQ(HostBackoff(p, 0, 1.0), 100ms);
+}
+
+TEST(HostReconfigurerTest, ReconfiguresAllHostsInParallel) {
+  auto fake = std::make_shared<FakeHostActions>();
+  fake->set_delay(300ms);  // long enough for all four to be in flight
+  HostReconfigurer r(fake, Fast());
+  auto results = r.Reconfigure(Site(4));
+  ASSERT_EQ(results.size(), 4u);
+  for (const HostResult& h : results) {
+    EXPECT_TRUE(h.ok) << h.host;
+    EXPECT_EQ(h.attempts, 1);
+    EXPECT_EQ(h.error_kind, ErrorKind::kNone);
+  }
+  EXPECT_EQ(fake->max_in_flight(), 4);  // all at once, none waited
+}
+
+TEST(HostReconfigurerTest, ResultsFollowHostOrderAndName) {
+  auto fake = std::make_shared<FakeHostActions>();
+  HostReconfigurer r(fake, Fast());
+  auto results = r.Reconfigure(Site(3));
+  ASSERT_EQ(results.size(), 3u);
+  EXPECT_EQ(results[0].host, "deploy@10.0.0.1:22");
+  EXPECT_EQ(results[2].host, "deploy@10.0.0.3:22");
+}
+
+TEST(HostReconfigurerTest, OneFailingHostIsRetriedAndNeverHoldsBackOthers) {
+  auto fake = std::make_shared<FakeHostActions>();
+  fake->Script("10.0.0.2", {kDown, kDown, kDown, kOkChanged});
+  std::mutex mu;
+  std::vector<std::pair<std::string, int>> seen;
+  HostReconfigurer r(fake, Fast());
+  auto results = r.Reconfigure(Site(2), nullptr,
+                               [&](const SiteConfig&, const HostResult& h) {
+                                 std::lock_guard<std::mutex> lock(mu);
+                                 seen.emplace_back(h.host, h.attempts);
+                               });
+  EXPECT_TRUE(results[0].ok);
+  EXPECT_EQ(results[0].attempts, 1);
+  EXPECT_EQ(fake->calls("10.0.0.1"), 1);
+  EXPECT_TRUE(results[1].ok);
+  EXPECT_EQ(results[1].attempts, 4);
+  EXPECT_TRUE(results[1].changed);
+  EXPECT_EQ(results[1].message, "");
+  // Every attempt was reported as it happened, failures included.
+  EXPECT_EQ(seen.size(), 5u);
+}
+
+TEST(HostReconfigurerTest, ChangedStaysTrueWhenALaterAttemptFindsTheFileRight) {
+  // Attempt 1 writes the file and then fails (its reload failed); attempt 2
+  // finds the file already right.
+  auto fake = std::make_shared<FakeHostActions>();
+  fake->Script("10.0.0.1",
+               {{false, ErrorKind::kCommandFailed, true, false}, kOk});
+  HostReconfigurer r(fake, Fast());
+  auto results = r.Reconfigure(Site(1));
+  EXPECT_TRUE(results[0].ok);
+  EXPECT_TRUE(results[0].changed);
+  EXPECT_EQ(results[0].attempts, 2);
+}
+
+TEST(HostReconfigurerTest, GivesUpAfterTheDeadlineWithTheLastError) {
+  auto fake = std::make_shared<FakeHostActions>();
+  fake->Script("10.0.0.1", {{false, ErrorKind::kHostKeyChanged, false, false}});
+  HostRetryPolicy p = Fast();
+  p.give_up_after = 150ms;
+  HostReconfigurer r(fake, p);
+  auto start = std::chrono::steady_clock::now();
+  auto results = r.Reconfigure(Site(2));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
+  EXPECT_FALSE(results[0].ok);
+  EXPECT_EQ(results[0].error_kind, ErrorKind::kHostKeyChanged);
+  EXPECT_EQ(results[0].error_kind_name(), "host_key_changed");
+  EXPECT_EQ(results[0].message, "scripted failure");
+  EXPECT_GT(results[0].attempts, 1);
+  EXPECT_GE(results[0].seconds, 0.0);
+  EXPECT_TRUE(results[1].ok);  // the other host is unaffected
+}
+
+TEST(HostReconfigurerTest, InvalidValuesAreNotRetried) {
+  auto fake = std::make_shared<FakeHostActions>();
+  fake->Script("10.0.0.1", {{false, ErrorKind::kInvalid, false, false}});
+  HostReconfigurer r(fake, Fast());
+  auto results = r.Reconfigure(Site(1));
+  EXPECT_FALSE(results[0].ok);
+  EXPECT_EQ(results[0].attempts, 1);
+  EXPECT_EQ(results[0].error_kind, ErrorKind::kInvalid);
+}
+
+TEST(HostReconfigurerTest, StopperEndsRetriesAtOnce) {
+  auto fake = std::make_shared<FakeHostActions>();
+  fake->Script("10.0.0.1", {kDown});
+  HostRetryPolicy p;
+  p.base = 10s;  // only a stop can end the wait early
+  p.cap = 10s;
+  p.give_up_after = 0ms;  // never gives up
+  HostReconfigurer r(fake, p);
+  Stopper stop;
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(200ms);
+    stop.Stop();
+  });
+  auto start = std::chrono::steady_clock::now();
+  auto results = r.Reconfigure(Site(1), &stop);
+  stopper.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
+  EXPECT_FALSE(results[0].ok);
+  EXPECT_EQ(results[0].error_kind, ErrorKind::kCancelled);
+  EXPECT_NE(results[0].message.find("connect"), std::string::npos);
+}
+
+TEST(HostReconfigurerTest, AlreadyStoppedMakesNoAttempt) {
+  auto fake = std::make_shared<FakeHostActions>();
+  HostReconfigurer r(fake, Fast());
+  Stopper stop;
+  stop.Stop();
+  auto results = r.Reconfigure(Site(1), &stop);
+  EXPECT_EQ(results[0].attempts, 0);
+  EXPECT_EQ(results[0].error_kind, ErrorKind::kCancelled);
+  EXPECT_EQ(fake->calls("10.0.0.1"), 0);
+}
+
+TEST(HostReconfigurerTest, AnExceptionIsAFailureOfThatHostOnly) {
+  auto fake = std::make_shared<FakeHostActions>();
+  fake->Script("10.0.0.1", {{true, ErrorKind::kNone, false, true}, kOk});
+  HostReconfigurer r(fake, Fast());
+  auto once = r.ReconfigureOnce(Site(2), Site(2).hosts);
+  EXPECT_FALSE(once[0].ok);
+  EXPECT_NE(once[0].message.find("boom"), std::string::npos);
+  EXPECT_EQ(once[0].host, "deploy@10.0.0.1:22");
+  EXPECT_TRUE(once[1].ok);
+}
+
+TEST(HostReconfigurerTest, ReconfigureOnceMakesOneAttemptPerHost) {
+  auto fake = std::make_shared<FakeHostActions>();
+  fake->Script("10.0.0.2", {kDown});
+  fake->set_delay(200ms);
+  HostReconfigurer r(fake, Fast());
+  SiteConfig site = Site(3);
+  auto results = r.ReconfigureOnce(site, {site.hosts[1], site.hosts[2]});
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_FALSE(results[0].ok);
+  EXPECT_EQ(results[0].error_kind, ErrorKind::kConnect);
+  EXPECT_EQ(results[0].attempts, 1);
+  EXPECT_TRUE(results[1].ok);
+  EXPECT_EQ(fake->calls("10.0.0.2"), 1);
+  EXPECT_EQ(fake->calls("10.0.0.1"), 0);
+  EXPECT_EQ(fake->max_in_flight(), 2);
+}
+
+TEST(HostReconfigurerTest, NoHostsNoResults) {
+  HostReconfigurer r(std::make_shared<FakeHostActions>(), Fast());
+  EXPECT_TRUE(r.Reconfigure(Site(0)).empty());
+}
+
+TEST(SshHostActionsTest, UnsafeValueFailsBeforeAnyConnection) {
+  ActivateConfig activate;
+  activate.env = {{"AWS_REGION", "{site.aws_region}"}};
+  SshConfig ssh;
+  ssh.private_key_file = "/nonexistent/key";
+  SshHostActions actions(ssh, activate);
+  SiteConfig site = Site(1);
+  site.aws_region = "eu-west-1\nINJECTED=1";
+  HostResult r = actions.Reconfigure(site, site.hosts[0]);
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.error_kind, ErrorKind::kInvalid);
+  EXPECT_EQ(r.message.find("INJECTED"), std::string::npos);
+}
+
+TEST(SshHostActionsTest, UnreadableKeyIsReportedAsKey) {
+  ActivateConfig activate;
+  activate.env = {{"AWS_REGION", "{site.aws_region}"}};
+  SshConfig ssh;
+  ssh.private_key_file = "/nonexistent/key";
+  SshHostActions actions(ssh, activate);
+  SiteConfig site = Site(1);
+  site.aws_region = "eu-west-1";
+  HostResult r = actions.Reconfigure(site, site.hosts[0]);
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.error_kind, ErrorKind::kKey);
+  EXPECT_EQ(r.error_kind_name(), "key");
+}
+
+}  // namespace
+}  // namespace drf::actuator
