@@ -79,6 +79,10 @@ void WriteAction(JsonWriter& w, const SwitchAction& a) {
 
 // ----------------------------------------------------------------- metrics
 
+prometheus::Histogram::BucketBoundaries ActionBuckets() {
+  return {0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
+}
+
 ActuatorMetrics::ActuatorMetrics(const Config& config)
     : registry(std::make_shared<prometheus::Registry>()),
       serving_site(prometheus::BuildGauge()
@@ -143,9 +147,22 @@ ActuatorMetrics::ActuatorMetrics(const Config& config)
                         "unavailable"}) {
     webhooks.Add({{"result", r}});
   }
+  // Every series exists from the start, so increase() and rate() see the
+  // first event too.
   for (const char* a : {"dns_update", "host_reconfigure"}) {
     for (const char* r : {"success", "failure"}) {
       actions.Add({{"action", a}, {"result", r}});
+    }
+    action_duration.Add({{"action", a}}, ActionBuckets());
+  }
+  for (const SiteConfig& to : config.sites) {
+    for (Trigger t : {Trigger::kAlert, Trigger::kFailback, Trigger::kManual}) {
+      for (const SiteConfig& from : config.sites) {
+        if (from.name == to.name) continue;
+        switches.Add({{"from", from.name},
+                      {"to", to.name},
+                      {"trigger", std::string(TriggerName(t))}});
+      }
     }
   }
   for (const SiteConfig& s : config.sites) {
@@ -159,11 +176,7 @@ void ActuatorMetrics::Action(const std::string& action, bool ok,
                              double seconds) {
   actions.Add({{"action", action}, {"result", ok ? "success" : "failure"}})
       .Increment();
-  action_duration
-      .Add({{"action", action}},
-           prometheus::Histogram::BucketBoundaries{0.01, 0.025, 0.05, 0.1, 0.25,
-                                                   0.5, 1, 2.5, 5, 10, 30, 60})
-      .Observe(seconds);
+  action_duration.Add({{"action", action}}, ActionBuckets()).Observe(seconds);
 }
 
 // ------------------------------------------------------------------ engine
@@ -542,15 +555,7 @@ ManualOutcome Engine::RequestSwitch(const std::string& target,
   a.to = target;
   a.trigger = Trigger::kManual;
   a.reason = reason.empty() ? d.reason : reason;
-  if (!Append("switch_started", [&](JsonWriter& w) {
-        Str(w, "id", a.id);
-        Str(w, "from", a.from);
-        Str(w, "to", a.to);
-        Str(w, "trigger", "manual");
-        Str(w, "reason", a.reason);
-        w.Key("force");
-        w.Bool(force);
-      })) {
+  if (!BeginSwitch(a, force)) {
     return json_error(503, "cannot record the switch in the journal");
   }
   Wake();
@@ -562,6 +567,27 @@ ManualOutcome Engine::RequestSwitch(const std::string& target,
   Str(w, "status", "started");
   w.EndObject();
   return ManualOutcome{202, std::string(buf.GetString(), buf.GetSize())};
+}
+
+// The intent, journaled before any step: from here a restart finishes it.
+bool Engine::BeginSwitch(const SwitchAction& a, bool force) {
+  bool ok = Append("switch_started", [&](JsonWriter& w) {
+    Str(w, "id", a.id);
+    Str(w, "from", a.from);
+    Str(w, "to", a.to);
+    Str(w, "trigger", TriggerName(a.trigger));
+    Str(w, "reason", a.reason);
+    w.Key("force");
+    w.Bool(force);
+  });
+  if (ok) {
+    log::Warn("switching", {{"id", a.id},
+                            {"from", a.from},
+                            {"to", a.to},
+                            {"trigger", TriggerName(a.trigger)},
+                            {"why", a.reason}});
+  }
+  return ok;
 }
 
 void Engine::Reload(std::shared_ptr<const Config> config,
@@ -724,19 +750,7 @@ void Engine::Reconcile(const Stopper& stop) {
     a.to = d.target;
     a.trigger = d.trigger;
     a.reason = d.reason;
-    if (Append("switch_started", [&](JsonWriter& w) {
-          Str(w, "id", a.id);
-          Str(w, "from", a.from);
-          Str(w, "to", a.to);
-          Str(w, "trigger", TriggerName(a.trigger));
-          Str(w, "reason", a.reason);
-        })) {
-      log::Warn("switching", {{"id", a.id},
-                              {"from", a.from},
-                              {"to", a.to},
-                              {"trigger", TriggerName(a.trigger)}});
-      Execute(a, stop);
-    }
+    if (BeginSwitch(a, false)) Execute(a, stop);
   }
   UpdateGauges();
   MaybeCompact();

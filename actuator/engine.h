@@ -140,6 +140,7 @@ class Engine {
   void Reconcile(const Stopper& stop);
   std::map<std::string, SiteHealth> Confirm(const Stopper& stop);
   void ProbeRound();
+  bool BeginSwitch(const SwitchAction& action, bool force);
   void Execute(SwitchAction action, const Stopper& stop);
   void HostLoop(const Stopper& stop);
   void Wake();

@@ -24,7 +24,9 @@ echo "== tests (build)"
 ctest --test-dir build --output-on-failure -j "$jobs" || status=1
 
 echo "== tests under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan)"
-cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DDRF_WERROR=ON \
+# Warnings are errors in the first build only: with the sanitizers GCC 12
+# warns falsely inside libstdc++ (-Wrestrict, -Wmaybe-uninitialized).
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug \
   -DDRF_SANITIZE=ON >/dev/null
 ninja -C build-asan
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \

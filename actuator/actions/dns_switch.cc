@@ -63,7 +63,10 @@ linode::Result<int> DnsSwitch::SwitchTo(const SiteConfig& site,
           std::nullopt};
     }
     for (const linode::Record& rec : e.records) {
-      if (rec.target == site.address && rec.ttl_sec == ttl_rounded) continue;
+      if (rec.target == site.address &&
+          (rec.ttl_sec == ttl_rounded || rec.ttl_sec == ttl)) {
+        continue;
+      }
       auto put =
           api_->UpdateRecord(*domain_id_, rec.id, site.address, ttl, call);
       if (!put) return put.error();
@@ -72,8 +75,10 @@ linode::Result<int> DnsSwitch::SwitchTo(const SiteConfig& site,
       // what resolvers will be served.
       auto got = api_->GetRecord(*domain_id_, rec.id, call);
       if (!got) return got.error();
+      // Compared with what Linode said it stored (its rounding is the
+      // truth), not with our idea of its rounding.
       if (got.value().target != site.address ||
-          got.value().ttl_sec != ttl_rounded) {
+          got.value().ttl_sec != put.value().ttl_sec) {
         return linode::Error{linode::ErrorKind::kParse, 0,
                              "record \"" + e.name + "\" reads back target " +
                                  got.value().target + " ttl " +

@@ -67,9 +67,10 @@ bool OptionalString(const rapidjson::Document& d, const char* key,
 
 Tokens LoadTokens(const ActuatorConfig& config) {
   return Tokens{
-      LoadSecret(config.webhook_token_file, "DR_WEBHOOK_TOKEN",
-                 "the webhook token"),
-      LoadSecret(config.api_token_file, "DR_API_TOKEN", "the API token")};
+      LoadSecret(config.webhook_token_file, "actuator.webhook_token_file",
+                 "DR_WEBHOOK_TOKEN", "webhook token"),
+      LoadSecret(config.api_token_file, "actuator.api_token_file",
+                 "DR_API_TOKEN", "API token")};
 }
 
 HttpApi::HttpApi(Engine& engine, Tokens tokens,

@@ -295,6 +295,9 @@ void ParseSites(Parser& p, const YAML::Node& root, Config* c) {
       if (!std::regex_match(site.name, name_re)) {
         p.Error(s["name"], sp + ".name",
                 "must match ^[a-z0-9][a-z0-9-]{0,31}$");
+      } else if (site.name == "unknown") {
+        // The metrics say site="unknown" when a record matches no site.
+        p.Error(s["name"], sp + ".name", "\"unknown\" is reserved");
       } else if (!names.insert(site.name).second) {
         p.Error(s["name"], sp + ".name",
                 "duplicate site name \"" + site.name + "\"");

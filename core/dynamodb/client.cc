@@ -463,8 +463,7 @@ DynamoDbClient::DynamoDbClient(std::string endpoint_url, std::string region,
     : endpoint_(std::move(endpoint_url)),
       region_(std::move(region)),
       credentials_(std::move(credentials)),
-      timeout_(timeout),
-      easy_(http::NewEasy()) {
+      timeout_(timeout) {
   for (const std::string* s :
        {&credentials_.secret_access_key, &credentials_.session_token,
         &credentials_.access_key_id}) {
@@ -474,34 +473,6 @@ DynamoDbClient::DynamoDbClient(std::string endpoint_url, std::string region,
 
 std::string DynamoDbClient::Redact(std::string message) const {
   return RedactAndBound(std::move(message), secrets_);
-}
-
-http::Response DynamoDbClient::Perform(const http::Request& request) {
-  CURL* easy = easy_.get();
-  http::HeaderList prepared;
-  http::Response response;
-  http::Prepare(easy, request, &prepared, &response);
-  // Prepare adds "Expect:" (to suppress 100-continue). libcurl before 8.3.0
-  // signs that removed header (curl issue #11664) and AWS rejects the
-  // request with IncompleteSignatureException, so send exactly ours. Our
-  // bodies are far below the size at which libcurl would send
-  // "Expect: 100-continue" by itself.
-  http::HeaderList headers;
-  for (const std::string& h : request.headers) {
-    if (!headers.Append(h)) {
-      response.failure = http::Failure::kConnect;
-      response.curl_code = CURLE_OUT_OF_MEMORY;
-      response.error = "out of memory";
-      return response;
-    }
-  }
-  curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers.get());
-  CURLcode code = curl_easy_perform(easy);
-  http::Finish(easy, code, &response);
-  // Drop references to this call's buffers before they go away.
-  curl_easy_setopt(easy, CURLOPT_HTTPHEADER, nullptr);
-  curl_easy_setopt(easy, CURLOPT_POSTFIELDS, nullptr);
-  return response;
 }
 
 Result<std::string> DynamoDbClient::Call(std::string_view op,
@@ -524,7 +495,7 @@ Result<std::string> DynamoDbClient::Call(std::string_view op,
     request.userpwd =
         credentials_.access_key_id + ":" + credentials_.secret_access_key;
     request.max_response_bytes = kMaxBodyBytes;
-    http::Response response = Perform(request);
+    http::Response response = client_.Do(request);
     if (!response.transport_ok()) {
       return Error{std::string(http::FailureName(response.failure)),
                    std::string(op) + ": " + Redact(response.error)};

@@ -141,8 +141,6 @@ class DynamoDbClient : public Api {
  private:
   /// POSTs `body` as operation `op`; the answer body on HTTP 200.
   Result<std::string> Call(std::string_view op, const std::string& body);
-  /// One HTTP exchange on the kept-alive handle.
-  http::Response Perform(const http::Request& request);
   /// Removes credential values from a message and bounds its length.
   std::string Redact(std::string message) const;
 
@@ -151,7 +149,7 @@ class DynamoDbClient : public Api {
   AwsCredentials credentials_;
   std::vector<std::string> secrets_;  // credential values, for Redact
   Duration timeout_;
-  http::EasyHandle easy_;  // reused, so connections are kept alive
+  http::Client client_;  // one reused handle, so connections are kept alive
 };
 
 }  // namespace drf::dynamodb

@@ -165,8 +165,10 @@ void Prepare(CURL* easy, const Request& request, HeaderList* headers,
   *headers = HeaderList();
   for (const std::string& h : request.headers) headers->Append(h);
   // libcurl adds "Expect: 100-continue" to large bodies; it only adds a
-  // round trip against our peers.
-  headers->Append("Expect:");
+  // round trip against our peers. Not on signed requests: libcurl before
+  // 8.3.0 signs the removed header (curl issue #11664) and AWS then rejects
+  // the request; their bodies are far below libcurl's threshold anyway.
+  if (request.aws_sigv4.empty()) headers->Append("Expect:");
   curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers->get());
   if (!request.aws_sigv4.empty()) {
     curl_easy_setopt(easy, CURLOPT_AWS_SIGV4, request.aws_sigv4.c_str());

@@ -19,6 +19,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "core/util/secret.h"
+
 namespace drf::linode {
 namespace {
 
@@ -32,7 +34,6 @@ constexpr unsigned kParseFlags =
 // Limits on what Linode's own text may add to a log line.
 constexpr std::size_t kMaxReasonBytes = 200;
 constexpr std::size_t kMaxReasons = 5;
-constexpr std::size_t kMaxTokenBytes = 4096;
 
 Error MakeError(ErrorKind kind, std::string reason, long status = 0) {
   Error e;
@@ -215,21 +216,6 @@ void Scrub(std::string* s, std::string_view secret) {
   }
 }
 
-bool HeaderSafe(std::string_view token) {
-  if (token.empty() || token.size() > kMaxTokenBytes) return false;
-  return std::all_of(token.begin(), token.end(), [](char c) {
-    return c > 0x20 && c < 0x7f;  // visible ASCII: no CR, LF, space
-  });
-}
-
-std::string_view TrimRight(std::string_view s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' ||
-                        s.back() == ' ' || s.back() == '\t')) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
-
 // A libcurl progress callback: a stop request aborts the transfer. It
 // must not throw into libcurl.
 int AbortOnStop(void* userdata, curl_off_t, curl_off_t, curl_off_t,
@@ -399,54 +385,8 @@ std::optional<Error> ErrorFromResponse(const http::Response& response,
 }
 
 std::string LoadToken(const DnsConfig& dns) {
-  if (!dns.token_file.empty()) {
-    const std::string what = "dns.token_file " + dns.token_file;
-    int fd = ::open(dns.token_file.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-      throw std::runtime_error(what + ": cannot open: " + std::strerror(errno));
-    }
-    std::string content;
-    char buf[1024];
-    int read_errno = 0;
-    for (;;) {
-      ssize_t n = ::read(fd, buf, sizeof buf);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) read_errno = errno;
-      if (n <= 0) break;
-      content.append(buf, static_cast<std::size_t>(n));
-      if (content.size() > kMaxTokenBytes) break;
-    }
-    ::close(fd);
-    if (read_errno != 0) {
-      throw std::runtime_error(what +
-                               ": cannot read: " + std::strerror(read_errno));
-    }
-    if (content.size() > kMaxTokenBytes) {
-      throw std::runtime_error(what + ": larger than " +
-                               std::to_string(kMaxTokenBytes) +
-                               " bytes; expected one token");
-    }
-    std::string_view token = TrimRight(content);
-    if (token.empty()) throw std::runtime_error(what + ": empty");
-    if (!HeaderSafe(token)) {
-      throw std::runtime_error(
-          what + ": the token holds spaces, control or non-ASCII characters");
-    }
-    return std::string(token);
-  }
-  const char* env = std::getenv("LINODE_TOKEN");
-  std::string_view token = TrimRight(env != nullptr ? env : "");
-  if (token.empty()) {
-    throw std::runtime_error(
-        "no Linode API token: set dns.token_file or the LINODE_TOKEN "
-        "environment variable");
-  }
-  if (!HeaderSafe(token)) {
-    throw std::runtime_error(
-        "LINODE_TOKEN: the token holds spaces, control or non-ASCII "
-        "characters");
-  }
-  return std::string(token);
+  return LoadSecret(dns.token_file, "dns.token_file", "LINODE_TOKEN",
+                    "Linode API token");
 }
 
 LinodeClient::LinodeClient(std::string api_url, std::string token,

@@ -1,11 +1,12 @@
 #include "core/util/secret.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 #include <stdexcept>
 
 namespace drf {
@@ -35,39 +36,76 @@ std::string_view BearerToken(std::string_view authorization) {
   return authorization.substr(kPrefix.size());
 }
 
-std::string LoadSecret(const std::string& file, const char* env,
-                       const std::string& what) {
-  std::string secret;
+bool HeaderSafe(std::string_view token) {
+  if (token.empty() || token.size() > kMaxSecretBytes) return false;
+  for (char c : token) {
+    if (c <= 0x20 || c >= 0x7f) return false;
+  }
+  return true;
+}
+
+namespace {
+
+std::string_view TrimRight(std::string_view s) {
+  while (!s.empty() && std::strchr(" \t\r\n", s.back()) != nullptr) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
+}  // namespace
+
+std::string LoadSecret(const std::string& file, std::string_view file_setting,
+                       const char* env, std::string_view what) {
   if (!file.empty()) {
-    std::ifstream in(file, std::ios::binary);
-    if (!in) {
-      throw std::runtime_error("cannot read " + what + " from " + file + ": " +
-                               std::strerror(errno));
+    const std::string where = std::string(file_setting) + " " + file;
+    int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      throw std::runtime_error(where +
+                               ": cannot open: " + std::strerror(errno));
     }
-    std::stringstream ss;
-    ss << in.rdbuf();
-    secret = ss.str();
-  } else if (const char* v = std::getenv(env)) {
-    secret = v;
-  } else {
-    throw std::runtime_error("no " + what + ": set its file in the config or " +
-                             env);
-  }
-  while (!secret.empty() && std::strchr(" \t\r\n", secret.back()) != nullptr) {
-    secret.pop_back();
-  }
-  if (secret.empty()) {
-    throw std::runtime_error(what + " is empty (" +
-                             (file.empty() ? std::string(env) : file) + ")");
-  }
-  for (char c : secret) {
-    if (static_cast<unsigned char>(c) < 0x21 || c == 0x7f) {
-      throw std::runtime_error(what +
-                               " holds characters a header cannot carry (" +
-                               (file.empty() ? std::string(env) : file) + ")");
+    std::string content;
+    char buf[1024];
+    int read_errno = 0;
+    for (;;) {
+      ssize_t n = ::read(fd, buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) read_errno = errno;
+      if (n <= 0) break;
+      content.append(buf, static_cast<std::size_t>(n));
+      if (content.size() > kMaxSecretBytes) break;
     }
+    ::close(fd);
+    if (read_errno != 0) {
+      throw std::runtime_error(where +
+                               ": cannot read: " + std::strerror(read_errno));
+    }
+    if (content.size() > kMaxSecretBytes) {
+      throw std::runtime_error(where + ": larger than " +
+                               std::to_string(kMaxSecretBytes) +
+                               " bytes; expected one token");
+    }
+    std::string_view token = TrimRight(content);
+    if (token.empty()) throw std::runtime_error(where + ": empty");
+    if (!HeaderSafe(token)) {
+      throw std::runtime_error(
+          where + ": the token holds spaces, control or non-ASCII characters");
+    }
+    return std::string(token);
   }
-  return secret;
+  const char* value = std::getenv(env);
+  std::string_view token = TrimRight(value != nullptr ? value : "");
+  if (token.empty()) {
+    throw std::runtime_error("no " + std::string(what) + ": set " +
+                             std::string(file_setting) + " or the " + env +
+                             " environment variable");
+  }
+  if (!HeaderSafe(token)) {
+    throw std::runtime_error(
+        std::string(env) +
+        ": the token holds spaces, control or non-ASCII characters");
+  }
+  return std::string(token);
 }
 
 }  // namespace drf

@@ -26,6 +26,7 @@ from fake_linode import FakeLinode  # noqa: E402
 from harness import (build_dir, free_port, http, scrape,  # noqa: E402
                      start_process, wait_until, write_config)
 from health_server import HealthSite  # noqa: E402
+from php_site import PhpSite  # noqa: E402
 from sshd import Sshd, keygen  # noqa: E402
 
 ACTUATOR = str(build_dir() / "actuator" / "dr-actuator")
@@ -43,13 +44,11 @@ ENV_TEXT = ("# application settings\n"
 
 
 class World:
-    def __init__(self, hosts_per_site=1, **actuator_overrides):
+    def __init__(self, hosts_per_site=1, php=False, **actuator_overrides):
+        """`php`: the sites are real nginx + php-fpm on the sites' first
+        hosts (tests/fakes/php_site.py), instead of switchable fakes."""
         self.tmp = pathlib.Path(tempfile.mkdtemp(prefix="dr-actuator-test-"))
         self.state_dir = self.tmp / "state"
-        self.sites = {
-            "us-east": HealthSite("127.0.0.11", name="us-east").start(),
-            "eu-central": HealthSite("127.0.0.12", name="eu-central").start(),
-        }
         key = keygen(self.tmp / "id_ed25519")
         self.ssh_key = key
         self.all_hosts = {
@@ -65,6 +64,13 @@ class World:
         for h in self._every_host():
             (h.fs / "app").mkdir()
             (h.fs / "app" / ".env").write_text(ENV_TEXT)
+        addresses = {"us-east": "127.0.0.11", "eu-central": "127.0.0.12"}
+        if php:
+            self.sites = {site: PhpSite(addr, self.hosts[site].fs).start()
+                          for site, addr in addresses.items()}
+        else:
+            self.sites = {site: HealthSite(addr, name=site).start()
+                          for site, addr in addresses.items()}
         self.linode = FakeLinode(token=LINODE_TOKEN).start()
         self.domain = self.linode.add_domain("example.com")
         for name in ("app", "www"):

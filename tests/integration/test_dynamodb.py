@@ -23,7 +23,7 @@ import time
 import unittest
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from harness import (Process, build_dir, free_port, http, repo_root, scrape,
+from harness import (Process, build_dir, free_port, repo_root, scrape,
                      start_process, wait_until, write_config)
 
 sys.path.insert(0, str(repo_root() / "tests" / "fakes"))
@@ -45,6 +45,9 @@ REPLICA_STATUSES = ["CREATING", "CREATION_FAILED", "UPDATING", "DELETING",
                     "INACCESSIBLE_ENCRYPTION_CREDENTIALS", "ARCHIVING",
                     "ARCHIVED", "REPLICATION_NOT_AUTHORIZED", "UNKNOWN"]
 AWS_VARS = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"]
+# A port nothing listens on: health URLs and the Linode API point there (the
+# other collectors' business, not this test's).
+CLOSED_PORT = free_port()
 
 
 def credentials_env(secret=SECRET, token=TOKEN):
@@ -58,12 +61,9 @@ def credentials_env(secret=SECRET, token=TOKEN):
 def site(name, index, region, endpoint):
     address = f"192.0.2.{10 + index}"
     return {"name": name, "address": address,
-            # Nothing listens there: the health collector's business, not ours.
             "health_url": f"http://127.0.0.1:{CLOSED_PORT}/health",
             "aws_region": region, "dynamodb_endpoint": endpoint}
 
-
-CLOSED_PORT = free_port()
 
 
 def exporter_config(sites, tables=("user_profiles",), heartbeat=True):

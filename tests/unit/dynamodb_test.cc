@@ -309,8 +309,10 @@ class DynamoDbCredentialsTest : public ::testing::Test {
     };
   }
   std::string File(const std::string& content) {
-    char path[] = "/tmp/drf-dynamodb-test-XXXXXX";
-    int fd = mkstemp(path);
+    std::string path =
+        (std::filesystem::temp_directory_path() / "drf-dynamodb-test-XXXXXX")
+            .string();
+    int fd = mkstemp(path.data());
     EXPECT_GE(fd, 0);
     EXPECT_EQ(write(fd, content.data(), content.size()),
               static_cast<ssize_t>(content.size()));

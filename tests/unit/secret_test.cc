@@ -33,25 +33,29 @@ TEST(SecretTest, LoadSecretFromFileOrEnvironmentNeverEchoesIt) {
   ASSERT_GE(fd, 0);
   close(fd);
   std::ofstream(path) << "tok-123\n";
-  EXPECT_EQ(LoadSecret(path, "DRF_TEST_SECRET", "the test token"), "tok-123");
+  EXPECT_EQ(LoadSecret(path, "t.token_file", "DRF_TEST_SECRET", "test token"),
+            "tok-123");
   setenv("DRF_TEST_SECRET", "from-env", 1);
-  EXPECT_EQ(LoadSecret("", "DRF_TEST_SECRET", "the test token"), "from-env");
+  EXPECT_EQ(LoadSecret("", "t.token_file", "DRF_TEST_SECRET", "test token"),
+            "from-env");
   setenv("DRF_TEST_SECRET", "bad token", 1);
   try {
-    LoadSecret("", "DRF_TEST_SECRET", "the test token");
+    LoadSecret("", "t.token_file", "DRF_TEST_SECRET", "test token");
     FAIL();
   } catch (const std::runtime_error& e) {
     EXPECT_EQ(std::string(e.what()).find("bad token"), std::string::npos);
   }
   unsetenv("DRF_TEST_SECRET");
-  EXPECT_THROW(LoadSecret("", "DRF_TEST_SECRET", "the test token"),
+  EXPECT_THROW(LoadSecret("", "t.token_file", "DRF_TEST_SECRET", "test token"),
                std::runtime_error);
   std::ofstream(path) << "\n";
-  EXPECT_THROW(LoadSecret(path, "DRF_TEST_SECRET", "the test token"),
-               std::runtime_error);
+  EXPECT_THROW(
+      LoadSecret(path, "t.token_file", "DRF_TEST_SECRET", "test token"),
+      std::runtime_error);
   unlink(path);
-  EXPECT_THROW(LoadSecret(path, "DRF_TEST_SECRET", "the test token"),
-               std::runtime_error);
+  EXPECT_THROW(
+      LoadSecret(path, "t.token_file", "DRF_TEST_SECRET", "test token"),
+      std::runtime_error);
 }
 
 }  // namespace
