@@ -125,12 +125,22 @@ pm.max_children = 2
 clear_env = no
 env[DR_ENV_FILE] = {self.env_file}
 """)
-        # Its own process group: stopping PHP must take the workers too.
-        self.fpm = subprocess.Popen(
-            ["php-fpm8.2", "-F", "-y", str(conf)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL, start_new_session=True)
-        _wait_listening("127.0.0.1", self.fpm_port, self.fpm, "php-fpm")
+        # A restart right after a kill can find the port still held by
+        # dying workers (php-fpm then exits 78): try again briefly.
+        for attempt in range(50):
+            # Its own process group: stopping PHP must take the workers too.
+            self.fpm = subprocess.Popen(
+                ["php-fpm8.2", "-F", "-y", str(conf)],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL, start_new_session=True)
+            try:
+                _wait_listening("127.0.0.1", self.fpm_port, self.fpm,
+                                "php-fpm")
+                return
+            except RuntimeError:
+                if self.fpm.poll() is None or attempt == 49:
+                    raise
+                time.sleep(0.1)
 
     def stop_php(self):
         if self.fpm and self.fpm.poll() is None:
