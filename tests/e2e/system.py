@@ -178,6 +178,9 @@ class Timeline:
         self.target, self.address = target, address
         self.say = say
         self.seen = {}  # step -> seconds since start
+        # Only events journaled from now on belong to this switch.
+        events = system.world.events(1)
+        self.after_seq = events[0]["seq"] if events else 0
         self.start = time.monotonic()
 
     def step(self, key, text):
@@ -196,6 +199,8 @@ class Timeline:
                 self.step("alert", f"Prometheus fires {a['labels']['alertname']}"
                           f" for {self.site}")
         for e in reversed(w.events(200)):
+            if e["seq"] <= self.after_seq:
+                continue
             t = e["type"]
             if t == "webhook" and any(x["site"] == self.site
                                       for x in e.get("alerts", [])):

@@ -71,7 +71,7 @@ std::vector<std::string> Lines(const std::string& text) {
 class SshIntegrationTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!Sshd::Available()) GTEST_SKIP() << "sshd or ssh-keygen missing";
+    ASSERT_TRUE(Sshd::Available()) << "sshd or ssh-keygen missing";
     char tmpl[] = "/tmp/drf-ssh-XXXXXX";
     ASSERT_NE(mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
@@ -347,7 +347,7 @@ TEST_F(SshIntegrationTest, HungReloadTimesOut) {
 
 TEST_F(SshIntegrationTest, RealPhpFpmReloads) {
   const std::string fpm = "/usr/sbin/php-fpm8.2";
-  if (access(fpm.c_str(), X_OK) != 0) GTEST_SKIP() << "no php-fpm8.2";
+  ASSERT_EQ(access(fpm.c_str(), X_OK), 0) << "no php-fpm8.2";
   const std::string conf = dir_ + "/php-fpm.conf";
   const std::string pid = dir_ + "/php-fpm.pid";
   const std::string log = dir_ + "/php-fpm.log";

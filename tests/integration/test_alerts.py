@@ -499,8 +499,8 @@ class AlertmanagerLiveTest(unittest.TestCase):
     TOKEN = "alerts-test-webhook-token"
 
     def setUp(self):
-        if shutil.which("prometheus-alertmanager") is None:
-            self.skipTest("prometheus-alertmanager is not installed")
+        self.assertIsNotNone(shutil.which("prometheus-alertmanager"),
+                             "prometheus-alertmanager is not installed")
         self.tmp = pathlib.Path(tempfile.mkdtemp(prefix="dr-alerts-am-"))
         self.addCleanup(shutil.rmtree, self.tmp, ignore_errors=True)
         self.hooks = _Hooks()
