@@ -13,6 +13,7 @@
 
 #include "core/config/config.h"
 #include "core/config/duration.h"
+#include "core/util/result.h"
 
 namespace drf::ssh {
 
@@ -44,26 +45,8 @@ struct Error {
 
 /// A value or the Error that prevented it.
 template <class T>
-class [[nodiscard]] Result {
- public:
-  Result(T value) : value_(std::move(value)) {}      // NOLINT: implicit
-  Result(Error error) : error_(std::move(error)) {}  // NOLINT: implicit
-
-  bool ok() const { return value_.has_value(); }
-  explicit operator bool() const { return ok(); }
-  const T& value() const& { return *value_; }
-  T& value() & { return *value_; }
-  T&& value() && { return std::move(*value_); }
-  /// Meaningful only when !ok().
-  const Error& error() const { return error_; }
-
- private:
-  std::optional<T> value_;
-  Error error_;
-};
-
-/// The empty success of a step that returns nothing.
-struct Done {};
+using Result = drf::Result<T, Error>;
+using drf::Done;
 
 // ------------------------------------------------------------ C handles
 

@@ -7,11 +7,11 @@
 #include <string>
 #include <string_view>
 #include <utility>
-#include <variant>
 #include <vector>
 
 #include "core/config/duration.h"
 #include "core/http/client.h"
+#include "core/util/result.h"
 
 namespace drf::dynamodb {
 
@@ -48,21 +48,8 @@ struct Error {
 
 /// A value or an Error. Check ok() before value().
 template <class T>
-class Result {
- public:
-  Result(T value) : v_(std::move(value)) {}      // NOLINT: implicit by design
-  Result(Error error) : v_(std::move(error)) {}  // NOLINT
-  bool ok() const { return v_.index() == 0; }
-  const T& value() const { return *std::get_if<0>(&v_); }
-  T& value() { return *std::get_if<0>(&v_); }
-  const Error& error() const { return *std::get_if<1>(&v_); }
-
- private:
-  std::variant<T, Error> v_;
-};
-
-/// The value of a call that returns nothing but success.
-struct Done {};
+using Result = drf::Result<T, Error>;
+using drf::Done;
 
 /// The status names exported as state sets, and the one for anything else.
 inline constexpr std::string_view kUnknownStatus = "UNKNOWN";

@@ -12,6 +12,7 @@
 #include "core/config/config.h"
 #include "core/config/duration.h"
 #include "core/http/client.h"
+#include "core/util/result.h"
 #include "core/util/stopper.h"
 
 namespace drf::linode {
@@ -46,24 +47,7 @@ struct Error {
 
 /// A value or the Error that prevented it.
 template <class T>
-class [[nodiscard]] Result {
- public:
-  Result(T value) : value_(std::move(value)) {}      // NOLINT: implicit
-  Result(Error error) : error_(std::move(error)) {}  // NOLINT: implicit
-
-  bool ok() const { return value_.has_value(); }
-  explicit operator bool() const { return ok(); }
-  /// The value; call only when ok().
-  const T& value() const& { return *value_; }
-  T& value() & { return *value_; }
-  T&& value() && { return std::move(*value_); }
-  /// Meaningful only when !ok().
-  const Error& error() const { return error_; }
-
- private:
-  std::optional<T> value_;
-  Error error_;
-};
+using Result = drf::Result<T, Error>;
 
 /// A DNS Manager domain (only the fields dr-failover reads).
 struct Domain {
