@@ -108,7 +108,10 @@ import sys
 import threading
 import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from http_base import ClosableServer  # noqa: E402
 
 # The valid TTLs, from the OpenAPI text; any other value is rounded up.
 TTL_VALUES = (0, 30, 120, 300, 3600, 7200, 14400, 28800, 57600, 86400,
@@ -437,43 +440,7 @@ class Fault:
 
 # ---------------------------------------------------------------- server
 
-class TrackingHTTPServer(ThreadingHTTPServer):
-    """A ThreadingHTTPServer that can cut its open keep-alive connections.
-
-    Without this, a stopped server would go on answering clients that hold
-    a connection open.
-    """
-    daemon_threads = True
-    block_on_close = False
-
-    def __init__(self, address, handler, owner):
-        self.owner = owner
-        self._open = set()
-        self._open_lock = threading.Lock()
-        super().__init__(address, handler)
-
-    def process_request(self, request, client_address):
-        with self._open_lock:
-            self._open.add(request)
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request):
-        with self._open_lock:
-            self._open.discard(request)
-        super().shutdown_request(request)
-
-    def close_connections(self):
-        with self._open_lock:
-            conns = list(self._open)
-        for conn in conns:
-            try:
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    def handle_error(self, request, client_address):
-        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
-            super().handle_error(request, client_address)  # a bug: print it
+TrackingHTTPServer = ClosableServer
 
 
 class _Handler(BaseHTTPRequestHandler):

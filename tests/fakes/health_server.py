@@ -39,12 +39,16 @@ a site (400 for a bad mode, 404 for an unknown site); `GET /modes` answers
 
 import argparse
 import json
+import pathlib
 import signal
 import socket
 import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from http_base import ClosableServer  # noqa: E402
 
 _REBIND_SECONDS = 5.0
 
@@ -67,38 +71,7 @@ def parse_mode(mode):
                      "status:<code>, slow:<seconds>, hang or closed")
 
 
-class _Server(ThreadingHTTPServer):
-    """A ThreadingHTTPServer that can cut its open keep-alive connections."""
-    daemon_threads = True
-    block_on_close = False
-
-    def __init__(self, address, handler, site):
-        self.site = site
-        self._open, self._open_lock = set(), threading.Lock()
-        super().__init__(address, handler)
-
-    def process_request(self, request, client_address):
-        with self._open_lock:
-            self._open.add(request)
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request):
-        with self._open_lock:
-            self._open.discard(request)
-        super().shutdown_request(request)
-
-    def close_connections(self):
-        with self._open_lock:
-            conns = list(self._open)
-        for conn in conns:
-            try:
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    def handle_error(self, request, client_address):
-        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
-            super().handle_error(request, client_address)  # a bug: print it
+_Server = ClosableServer
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -110,7 +83,7 @@ class _Handler(BaseHTTPRequestHandler):
     timeout = 60
 
     def do_GET(self):
-        answer = self.server.site._await_answer()
+        answer = self.server.owner._await_answer()
         if answer is None:
             self.close_connection = True
             try:

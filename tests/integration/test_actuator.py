@@ -4,7 +4,6 @@ an operator sees: the records at the provider, the files on the hosts, the
 API, the metrics and the journal.
 """
 
-import os
 import subprocess
 import time
 import unittest

@@ -34,7 +34,7 @@ from harness import (build_dir, free_port, http, repo_root, scrape,
                      start_process, wait_until, write_config)
 
 sys.path.insert(0, str(repo_root() / "tests" / "fakes"))
-from dynalite import DYNALITE_CLI, Dynalite, Replicator  # noqa: E402
+from dynalite import Dynalite, Replicator  # noqa: E402
 from sigv4_proxy import SigV4Proxy  # noqa: E402
 
 DASHBOARD = repo_root() / "dashboards" / "dr-failover.json"
