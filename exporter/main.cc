@@ -46,7 +46,9 @@ int main(int argc, char** argv) {
 
   try {
     drf::exporter::Exporter exporter(flags.config_file, config);
-    drf::http::Server server(flags.listen_address, 64 << 10);
+    // Each kept-alive scraper holds a thread (CivetWeb); 16 leaves room
+    // for several Prometheus servers plus probes.
+    drf::http::Server server(flags.listen_address, 64 << 10, 16);
     exporter.Register(server);
     exporter.Start();
     server.Start();
