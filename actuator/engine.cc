@@ -832,11 +832,12 @@ void Engine::HostLoop(const Stopper& stop) {
       host_work_.reset();
       continue;
     }
-    std::vector<HostConfig> todo;
+    std::vector<HostConfig> unconverged;
     for (const HostConfig& h : site->hosts) {
-      if (work->pending.count(HostKey(h))) todo.push_back(h);
+      if (work->pending.count(HostKey(h))) unconverged.push_back(h);
     }
-    std::vector<HostResult> results = hosts->ReconfigureOnce(*site, todo);
+    std::vector<HostResult> results =
+        hosts->ReconfigureOnce(*site, unconverged);
     bool all_ok = true;
     for (const HostResult& r : results) {
       metrics_->Action("host_reconfigure", r.ok, r.seconds);

@@ -1,15 +1,13 @@
 // dr-actuator: receives Alertmanager webhooks, confirms with its own probes,
 // switches the Linode DNS records and reconfigures the new site's PHP-FPM
 // hosts (SPEC.md §6).
-#include <signal.h>
-
-#include <cstring>
 #include <iostream>
 #include <thread>
 
 #include "actuator/api/http_api.h"
 #include "actuator/engine.h"
 #include "core/cli/flags.h"
+#include "core/cli/signals.h"
 #include "core/config/config.h"
 #include "core/http/client.h"
 #include "core/http/server.h"
@@ -73,13 +71,7 @@ int main(int argc, char** argv) {
     return 0;
   }
 
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGHUP);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  drf::ShutdownSignals signals;  // before any thread starts
 
   try {
     Parts parts = Build(flags.config_file);
@@ -116,16 +108,7 @@ int main(int argc, char** argv) {
                     {"listen", flags.listen_address},
                     {"config", flags.config_file},
                     {"dry_run", dry_run ? "true" : "false"}});
-    for (;;) {
-      int sig = 0;
-      sigwait(&signals, &sig);
-      if (sig == SIGHUP) {
-        reload();
-        continue;
-      }
-      drf::log::Info("shutting down", {{"signal", strsignal(sig)}});
-      break;
-    }
+    signals.Wait([&] { reload(); });
     server.Stop();
     stop.Stop();
     loop.join();

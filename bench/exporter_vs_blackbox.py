@@ -11,7 +11,7 @@ For each scenario (N sites) it starts, side by side:
   * one nginx answering `GET /health.php` with 200 "OK\n" on 127.0.1.1..N
     (one port, N listen addresses: each site is a separate address);
   * dr-exporter probing those N health URLs every 1 s (timeout 800 ms), with a
-    stub Linode API (in this process) for its DNS collector;
+    fake Linode API (tests/fakes/fake_linode.py) for its DNS collector;
   * blackbox_exporter with an http_2xx module (timeout 800 ms), driven the way
     Prometheus drives it: every 1 s one `GET /probe?module=http_2xx&target=URL`
     per site, all N at once, over keep-alive connections.
@@ -26,17 +26,15 @@ Standard library only.
 
 import argparse
 import asyncio
-import http.server
-import json
 import math
 import os
+import pathlib
 import re
 import shutil
 import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.parse
 
@@ -223,52 +221,20 @@ def probe_totals(samples):
 
 
 # --------------------------------------------------------------------------
-# Stub Linode API (only what dr-exporter's DNS collector reads)
+# The Linode API: the project's fake (tests/fakes/fake_linode.py)
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent /
+                       "tests" / "fakes"))
+from fake_linode import FakeLinode  # noqa: E402
+
+LINODE_TOKEN = "bench"
 
 
-class LinodeStub:
-    def __init__(self, record_target):
-        stub = self
-        self.requests = 0
-        domains = {"data": [{"id": 1, "domain": "example.com"}],
-                   "page": 1, "pages": 1, "results": 1}
-        records = {"data": [{"id": 1, "type": "A", "name": "app",
-                             "target": record_target, "ttl_sec": 30}],
-                   "page": 1, "pages": 1, "results": 1}
-        self.bodies = {"/v4/domains": json.dumps(domains).encode(),
-                       "/v4/domains/1/records": json.dumps(records).encode()}
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self):
-                stub.requests += 1
-                path = urllib.parse.urlsplit(self.path).path
-                body = stub.bodies.get(path)
-                status = 200
-                if body is None:
-                    status = 404
-                    body = b'{"errors":[{"reason":"Not found"}]}'
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}/v4"
-        self.thread = threading.Thread(target=self.server.serve_forever,
-                                       daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+def start_linode(record_target):
+    linode = FakeLinode(token=LINODE_TOKEN).start()
+    domain = linode.add_domain("example.com")
+    linode.add_record(domain, "A", "app", record_target, ttl_sec=30)
+    return linode
 
 
 # --------------------------------------------------------------------------
@@ -564,7 +530,7 @@ def dr_sites_up(port, n):
     return st == 200 and len(ups) == n and not down, down
 
 
-def scenario(args, n, stub, pidfile):
+def scenario(args, n, linode, pidfile):
     wd = os.path.join(args.workdir, f"n{n}")
     os.makedirs(wd, exist_ok=True)
     row = {"n": n, "problems": [], "dr": None, "dr_refused": None}
@@ -593,8 +559,8 @@ def scenario(args, n, stub, pidfile):
         # -- dr-exporter (unless it refuses the config)
         dr = None
         dr_port = free_port()
-        dr_conf = write_exporter_config(wd, n, hc_port, stub.url)
-        env = dict(os.environ, LINODE_TOKEN="bench")
+        dr_conf = write_exporter_config(wd, n, hc_port, linode.url)
+        env = dict(os.environ, LINODE_TOKEN=LINODE_TOKEN)
         chk = subprocess.run([args.exporter, "--config.file", dr_conf,
                               "--check-config"], capture_output=True,
                              text=True, env=env, timeout=30)
@@ -883,15 +849,15 @@ def main():
     print(f"machine:     {os.cpu_count()} CPUs; CPU time from /proc/PID/stat "
           f"in {1 / CLK_TCK:.2f} s ticks", flush=True)
 
-    stub = LinodeStub(record_target="127.0.1.1")
+    linode = start_linode("127.0.1.1")
     rows = []
     try:
         for n in sizes:
-            row = scenario(args, n, stub, pidfile)
+            row = scenario(args, n, linode, pidfile)
             report(row, args)
             rows.append(row)
     finally:
-        stub.close()
+        linode.stop()
 
     if len(rows) > 1:
         print()

@@ -1,11 +1,9 @@
 // dr-exporter: probes sites, DynamoDB regions and the DNS record, and
 // serves the results as Prometheus metrics (SPEC.md §5).
-#include <signal.h>
-
-#include <cstring>
 #include <iostream>
 
 #include "core/cli/flags.h"
+#include "core/cli/signals.h"
 #include "core/config/config.h"
 #include "core/http/client.h"
 #include "core/http/server.h"
@@ -34,15 +32,7 @@ int main(int argc, char** argv) {
     return 0;
   }
 
-  // Signals are taken synchronously by this thread; every other thread
-  // inherits the mask.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGHUP);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  drf::ShutdownSignals signals;  // before any thread starts
 
   try {
     drf::exporter::Exporter exporter(flags.config_file, config);
@@ -56,16 +46,7 @@ int main(int argc, char** argv) {
                                            {"revision", drf::kRevision},
                                            {"listen", flags.listen_address},
                                            {"config", flags.config_file}});
-    for (;;) {
-      int sig = 0;
-      sigwait(&signals, &sig);
-      if (sig == SIGHUP) {
-        exporter.Reload();
-        continue;
-      }
-      drf::log::Info("shutting down", {{"signal", strsignal(sig)}});
-      break;
-    }
+    signals.Wait([&] { exporter.Reload(); });
     server.Stop();
     exporter.Stop();
   } catch (const std::exception& e) {

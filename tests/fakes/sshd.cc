@@ -110,18 +110,6 @@ KeyPair MakeKeyPair(const std::string& path) {
   return k;
 }
 
-int FreeLoopbackPort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
-
 std::string ReadWholeFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream ss;
@@ -140,7 +128,7 @@ bool Sshd::Available() {
 }
 
 Sshd::Sshd(std::string dir, const std::string& authorized_key)
-    : dir_(std::move(dir)), port_(FreeLoopbackPort()) {
+    : dir_(std::move(dir)), port_(FreePort()) {
   mkdir(dir_.c_str(), 0755);
   // sshd's privilege separation directory; exists wherever sshd is set up.
   mkdir("/run/sshd", 0755);

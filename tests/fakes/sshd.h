@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/fakes/free_port.h"
+
 namespace drf::testing {
 
 /// Runs `argv` (argv[0] an absolute path) without a shell, stdout and
@@ -86,9 +88,6 @@ class Sshd {
   KeyPair host_key_;
   bool ready_ = false;
 };
-
-/// A free TCP port on 127.0.0.1 (bound, read back, released).
-int FreeLoopbackPort();
 
 /// The whole content of a file ("" if unreadable).
 std::string ReadWholeFile(const std::string& path);

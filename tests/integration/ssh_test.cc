@@ -353,12 +353,12 @@ TEST_F(SshIntegrationTest, RealPhpFpmReloads) {
   const std::string log = dir_ + "/php-fpm.log";
   const bool root = geteuid() == 0;
   ASSERT_TRUE(WriteWholeFile(
-      conf, "[global]\npid = " + pid + "\nerror_log = " + log +
-                "\ndaemonize = no\n[www]\n" +
-                (root ? "user = www-data\ngroup = www-data\n" : "") +
-                "listen = 127.0.0.1:" +
-                std::to_string(drf::testing::FreeLoopbackPort()) +
-                "\npm = static\npm.max_children = 1\n"));
+      conf,
+      "[global]\npid = " + pid + "\nerror_log = " + log +
+          "\ndaemonize = no\n[www]\n" +
+          (root ? "user = www-data\ngroup = www-data\n" : "") +
+          "listen = 127.0.0.1:" + std::to_string(drf::testing::FreePort()) +
+          "\npm = static\npm.max_children = 1\n"));
   drf::testing::ChildProcess php_fpm({fpm, "-F", "-y", conf},
                                      dir_ + "/fpm.out");
   ASSERT_TRUE(php_fpm.started());
