@@ -108,9 +108,13 @@ class Dynalite:
     """
 
     def __init__(self, port=0, region="us-east-1", host="127.0.0.1",
-                 path=None, create_table_ms=50):
+                 path=None, create_table_ms=50, update_table_ms=None,
+                 delete_table_ms=None):
         self.region, self.host, self.path = region, host, path
         self._want_port, self.create_table_ms = port, create_table_ms
+        # How long tables stay UPDATING / DELETING (None: dynalite's 500 ms).
+        self.update_table_ms = update_table_ms
+        self.delete_table_ms = delete_table_ms
         self.port = None
         self._proc = None
         self._log = None
@@ -133,6 +137,10 @@ class Dynalite:
                     "--createTableMs", str(self.create_table_ms)]
             if self.path:
                 argv += ["--path", str(self.path)]
+            if self.update_table_ms is not None:
+                argv += ["--updateTableMs", str(self.update_table_ms)]
+            if self.delete_table_ms is not None:
+                argv += ["--deleteTableMs", str(self.delete_table_ms)]
             self._proc = subprocess.Popen(
                 argv, stdin=subprocess.DEVNULL, stdout=self._log,
                 stderr=subprocess.STDOUT)

@@ -10,10 +10,15 @@ php-fpm's pid file lives in `fs` (a host's directory, see sshd.py), so a
 reload_command run on that host (`kill -USR2 $(cat .../php-fpm.pid)`)
 reloads this php-fpm. health.php answers 200 with the AWS_REGION of the
 host's .env file, as an application reading its configuration would.
+
+`health_php` replaces that script's text (e.g. with the shipped
+examples/php/health.php); `fpm_env` adds `env[NAME] = "value"` lines to
+the pool, as an operator's pool configuration would.
 """
 
 import os
 import pathlib
+import re
 import shutil
 import signal
 import socket
@@ -49,7 +54,13 @@ def _wait_listening(host, port, proc, what, timeout=10):
 
 
 class PhpSite:
-    def __init__(self, address, fs, env_file=None):
+    def __init__(self, address, fs, env_file=None, health_php=None,
+                 fpm_env=None):
+        self.fpm_env = dict(fpm_env or {})
+        for name, value in self.fpm_env.items():
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) or \
+                    re.search(r'["\\$\n]', value):
+                raise ValueError(f"cannot write env[{name}] to a pool config")
         self.address = address
         self.fs = pathlib.Path(fs)
         self.env_file = env_file or str(self.fs / "app" / ".env")
@@ -61,7 +72,7 @@ class PhpSite:
                 os.chmod(d, 0o755)
         self.www = self.dir / "www"
         self.www.mkdir()
-        (self.www / "health.php").write_text(HEALTH_PHP)
+        (self.www / "health.php").write_text(health_php or HEALTH_PHP)
         self.port = _free_port(address)
         self.fpm_port = _free_port()
         self.pid_file = self.fs / "php-fpm.pid"
@@ -124,7 +135,8 @@ pm = static
 pm.max_children = 2
 clear_env = no
 env[DR_ENV_FILE] = {self.env_file}
-""")
+""" + "".join(f'env[{name}] = "{value}"\n'
+              for name, value in self.fpm_env.items()))
         # A restart right after a kill can find the port still held by
         # dying workers (php-fpm then exits 78): try again briefly.
         for attempt in range(50):
