@@ -353,6 +353,16 @@ class OperatorObjects(unittest.TestCase):
         self.assertEqual(rule["spec"]["groups"],
                          expected_rules(preferred, NAMESPACE))
 
+    def test_prometheus_rule_groups_pass_promtool(self):
+        groups = one(self.objs, "PrometheusRule")["spec"]["groups"]
+        with tempfile.NamedTemporaryFile("w", suffix=".yml") as f:
+            yaml.safe_dump({"groups": groups}, f)
+            f.flush()
+            proc = subprocess.run(["promtool", "check", "rules", f.name],
+                                  capture_output=True, text=True, timeout=60)
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        self.assertRegex(proc.stdout, r"SUCCESS: [1-9][0-9]* rules found")
+
     def test_chart_files_are_the_files_of_alerts_and_dashboards(self):
         # One source of truth: the chart's files/ are links to (or, after a
         # copy, identical to) the rule file and the dashboard.
