@@ -17,6 +17,8 @@ packages=(
   openssh-server php-fpm php-cli php-curl php-async-aws-core nginx wrk curl
   ca-certificates unzip
   procps iproute2 nodejs npm
+  # packaging: cpack's Depends (file), unit checks and the package's user
+  file systemd adduser
   python3 python3-boto3 python3-botocore python3-yaml python3-requests
   python3-prometheus-client
 )
