@@ -185,7 +185,10 @@ class EveryOverlay(unittest.TestCase):
     def test_secrets_are_mounted_files_never_inlined(self):
         for name, objs in self.rendered.items():
             with self.subTest(overlay=name):
-                secrets = given_secret_values(load_overlay(name))
+                values = load_overlay(name)
+                secrets = given_secret_values(values)
+                extra_env = {e["name"] for c in ("exporter", "actuator")
+                             for e in values.get(c, {}).get("extraEnv", [])}
                 non_secret = [o for o in objs if o["kind"] != "Secret"]
                 text = yaml.safe_dump_all(non_secret)
                 for key, value in secrets.items():
@@ -202,8 +205,11 @@ class EveryOverlay(unittest.TestCase):
                     volume = [v for v in spec["volumes"]
                               if v["name"] == "secrets"][0]
                     self.assertEqual(volume["projected"]["defaultMode"], 0o440)
-                    # Every environment variable is a file path, not a value.
+                    # Every environment variable the chart sets is a file
+                    # path, not a value.
                     for env in container.get("env", []):
+                        if env["name"] in extra_env:
+                            continue
                         self.assertTrue(env["name"].endswith("_FILE"), env)
                         self.assertTrue(env["value"].startswith(
                             "/etc/dr-failover/secrets/"), env)
@@ -228,7 +234,8 @@ class EveryOverlay(unittest.TestCase):
                                    a["ssh"]["private_key_file"],
                                    a["ssh"]["known_hosts_file"]}
                     else:
-                        needed |= {e["value"] for e in container.get("env", [])}
+                        needed |= {e["value"] for e in container.get("env", [])
+                                   if e["name"].endswith("_FILE")}
                         self.assertIn("AWS_ACCESS_KEY_ID_FILE",
                                       {e["name"] for e in container["env"]})
                     self.assertEqual(files, needed)
@@ -437,6 +444,13 @@ class OperatorObjects(unittest.TestCase):
         self.assertEqual(site_down[0]["labels"]["namespace"], NAMESPACE)
         self.assertEqual(site_down[0]["labels"]["dr_action"],
                          "traffic_failover")
+
+    def test_extra_env_reaches_the_container_after_the_chart_env(self):
+        container = one(self.objs, "Deployment", "-exporter")["spec"][
+            "template"]["spec"]["containers"][0]
+        names = [e["name"] for e in container["env"]]
+        self.assertEqual(names[-2:], ["HTTPS_PROXY", "NO_PROXY"])
+        self.assertIn("AWS_SESSION_TOKEN_FILE", names)
 
     def test_dashboard_config_map_for_the_grafana_sidecar(self):
         (cm,) = [o for o in find(self.objs, "ConfigMap")
