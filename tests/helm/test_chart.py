@@ -452,6 +452,21 @@ class OperatorObjects(unittest.TestCase):
         self.assertEqual(names[-2:], ["HTTPS_PROXY", "NO_PROXY"])
         self.assertIn("AWS_SESSION_TOKEN_FILE", names)
 
+    def test_exporters_read_dns_with_their_own_token(self):
+        secret = one(self.objs, "Secret")
+        tokens = {}
+        for component in ("exporter", "actuator"):
+            spec = one(self.objs, "Deployment", "-" + component)["spec"][
+                "template"]["spec"]
+            volume = [v for v in spec["volumes"] if v["name"] == "secrets"][0]
+            (key,) = [item["key"] for src in volume["projected"]["sources"]
+                      for item in src["secret"]["items"]
+                      if item["path"] == "linode-token"]
+            tokens[component] = base64.b64decode(secret["data"][key]).decode()
+        self.assertEqual(tokens, {
+            "exporter": self.values["secrets"]["exporterLinodeToken"]["value"],
+            "actuator": self.values["secrets"]["linodeToken"]["value"]})
+
     def test_dashboard_config_map_for_the_grafana_sidecar(self):
         (cm,) = [o for o in find(self.objs, "ConfigMap")
                  if "dr-failover.json" in o.get("data", {})]
@@ -471,14 +486,16 @@ class Secrets(unittest.TestCase):
         for deploy in find(objs, "Deployment"):
             volume = [v for v in deploy["spec"]["template"]["spec"]["volumes"]
                       if v["name"] == "secrets"][0]
+            paths = [item["path"] for src in volume["projected"]["sources"]
+                     for item in src["secret"]["items"]]
+            # Two keys of the same existing Secret are two distinct files.
+            self.assertEqual(len(set(paths)), len(paths), paths)
             for src in volume["projected"]["sources"]:
                 for item in src["secret"]["items"]:
                     sources[(src["secret"]["name"], item["key"])] = item["path"]
         for key, s in values.items():
             with self.subTest(secret=key):
                 self.assertIn((s["existingSecret"], s["key"]), sources)
-        # Two keys of the same existing Secret are two distinct files.
-        self.assertEqual(len(set(sources.values())), len(sources))
         amc = one(objs, "AlertmanagerConfig")
         credentials = amc["spec"]["receivers"][0]["webhookConfigs"][0][
             "httpConfig"]["authorization"]["credentials"]
@@ -505,6 +522,7 @@ class Secrets(unittest.TestCase):
                               proc.stderr)
 
     def test_exporter_only_needs_no_actuator_secret(self):
+        # Not even the read-write Linode token: its own read-only one.
         objs = render(overlay("exporter-only-values.yaml"))
         self.assertEqual({o["metadata"]["name"] for o in
                           find(objs, "Deployment")}, {"dr-dr-failover-exporter"})

@@ -72,7 +72,7 @@ config.dynamodb is set, the SSH files and both tokens by the actuator.
 */}}
 {{- define "dr-failover.neededSecrets" -}}
 {{- $needed := list }}
-{{- if or .Values.exporter.enabled .Values.actuator.enabled }}
+{{- if or .Values.actuator.enabled (and .Values.exporter.enabled (not (include "dr-failover.secretGiven" (dict "ctx" . "key" "exporterLinodeToken")))) }}
 {{- $needed = append $needed "linodeToken" }}
 {{- end }}
 {{- if and .Values.exporter.enabled .Values.config.dynamodb }}
@@ -111,12 +111,13 @@ config.dynamodb is set, the SSH files and both tokens by the actuator.
 {{- end }}
 
 {{/*
-The file (and the key in the chart's own Secret) of each secret, by values
-key: fixed names, so that keys of existing Secrets never collide.
+The key of each secret in the chart's own Secret, by values key: fixed
+names, so that keys of existing Secrets never collide.
 */}}
-{{- define "dr-failover.secretFile" -}}
-{{- $files := dict
+{{- define "dr-failover.secretDataKey" -}}
+{{- $keys := dict
       "linodeToken" "linode-token"
+      "exporterLinodeToken" "exporter-linode-token"
       "awsAccessKeyId" "aws-access-key-id"
       "awsSecretAccessKey" "aws-secret-access-key"
       "awsSessionToken" "aws-session-token"
@@ -124,13 +125,21 @@ key: fixed names, so that keys of existing Secrets never collide.
       "sshKnownHosts" "known-hosts"
       "webhookToken" "webhook-token"
       "apiToken" "api-token" }}
-{{- index $files . | required (printf "no file name for secret %s" .) }}
+{{- index $keys . | required (printf "no key for secret %s" .) }}
+{{- end }}
+
+{{/*
+The file a secret (by values key) is mounted as: its data key, except the
+exporters' own Linode token, which takes the place of the shared one.
+*/}}
+{{- define "dr-failover.secretFile" -}}
+{{- if eq . "exporterLinodeToken" }}linode-token{{ else }}{{ include "dr-failover.secretDataKey" . }}{{ end }}
 {{- end }}
 
 {{/* The key of a secret (by values key) in the Secret that holds it. */}}
 {{- define "dr-failover.secretKey" -}}
 {{- $s := index .ctx.Values.secrets .key }}
-{{- if $s.existingSecret }}{{ $s.key }}{{ else }}{{ include "dr-failover.secretFile" .key }}{{ end }}
+{{- if $s.existingSecret }}{{ $s.key }}{{ else }}{{ include "dr-failover.secretDataKey" .key }}{{ end }}
 {{- end }}
 
 {{/*
