@@ -41,9 +41,10 @@ if [ ${#missing[@]} -gt 0 ]; then
     --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# dynalite (a local DynamoDB) for the simulated regions.
-if [ ! -f node_modules/dynalite/cli.js ]; then
-  echo "setup: installing dynalite (npm ci)"
+# npm packages for tests (package.json): dynalite (a local DynamoDB) for the
+# simulated regions, and the Kubernetes schemas the chart is validated with.
+if ! npm ls --depth=0 >/dev/null 2>&1; then
+  echo "setup: installing test packages (npm ci)"
   npm ci --no-audit --no-fund --loglevel=error >/dev/null
 fi
 

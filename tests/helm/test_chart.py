@@ -62,6 +62,14 @@ def render(*values_files, sets=(), chart=CHART, show_only=None):
     return [d for d in yaml.safe_load_all(out) if d]
 
 
+def validate_k8s(manifests):
+    """tests/helm/validate_k8s.mjs on `manifests` (YAML text)."""
+    return subprocess.run(["node", str(pathlib.Path(__file__).parent /
+                                       "validate_k8s.mjs")],
+                          input=manifests, capture_output=True, text=True,
+                          timeout=120)
+
+
 def overlay(name):
     return CHART / "ci" / name
 
@@ -137,6 +145,29 @@ class EveryOverlay(unittest.TestCase):
                             check=False)
                 self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
                 self.assertIn("0 chart(s) failed", proc.stdout)
+
+    def test_objects_match_the_kubernetes_and_operator_schemas(self):
+        for name in OVERLAYS:
+            with self.subTest(overlay=name):
+                proc = validate_k8s(helm("template", RELEASE, ".", "-f",
+                                         str(overlay(name))).stdout)
+                self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+                self.assertEqual(proc.stdout.strip().splitlines()[-1],
+                                 f"{len(self.rendered[name])} objects, "
+                                 "0 invalid")
+
+    def test_the_schema_check_refuses_a_broken_object(self):
+        text = helm("template", RELEASE, ".", "-f",
+                    str(overlay("operator-values.yaml"))).stdout
+        for good, bad, named in (
+                ("groupWait: 0s", "groupWait: soon", "AlertmanagerConfig"),
+                ("type: Recreate", "type: Replace", "Deployment"),
+                ("kind: ServiceMonitor", "kind: ServiceMonitr", "no schema")):
+            with self.subTest(bad=bad):
+                self.assertIn(good, text)
+                proc = validate_k8s(text.replace(good, bad, 1))
+                self.assertEqual(proc.returncode, 1, proc.stdout)
+                self.assertIn(named, proc.stdout)
 
     def test_rendered_config_passes_the_daemons_check(self):
         for name, objs in self.rendered.items():
