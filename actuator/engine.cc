@@ -13,6 +13,9 @@ namespace {
 
 constexpr auto kTick = std::chrono::seconds(1);
 constexpr auto kMinGap = std::chrono::milliseconds(50);
+// How often the SSH sessions to the standby sites' hosts are looked after
+// (each is checked with a round trip only every 15 s; see SessionPool).
+constexpr auto kWarmEvery = std::chrono::seconds(5);
 constexpr auto kDnsBudget = std::chrono::seconds(30);
 // Host retries: 0.5 s doubling to 30 s, with full jitter, forever.
 const HostRetryPolicy kHostRetry{std::chrono::milliseconds(500),
@@ -889,8 +892,35 @@ void Engine::HostLoop(const Stopper& stop) {
   }
 }
 
+// Keeps SSH sessions open to the hosts of every site that does not serve,
+// so that the next switch does not start with a key exchange per host
+// (none while the serving site is unknown: no switch starts then). Its own
+// thread: a host that does not answer holds it up to ssh.connect_timeout,
+// never a switch.
+void Engine::WarmLoop(const Stopper& stop) {
+  do {
+    std::shared_ptr<HostReconfigurer> hosts;
+    std::shared_ptr<const Config> config;
+    std::string serving;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      hosts = hosts_;
+      config = config_;
+      serving = serving_;
+    }
+    if (dry_run_ || !hosts || serving.empty()) continue;
+    std::vector<HostConfig> standby;
+    for (const SiteConfig& site : config->sites) {
+      if (site.name == serving) continue;
+      standby.insert(standby.end(), site.hosts.begin(), site.hosts.end());
+    }
+    hosts->Warm(standby);
+  } while (!stop.WaitFor(kWarmEvery));
+}
+
 void Engine::Run(const Stopper& stop) {
   std::thread host_thread([this, &stop] { HostLoop(stop); });
+  std::thread warm_thread([this, &stop] { WarmLoop(stop); });
   Append("started", [&](JsonWriter& w) {
     Str(w, "version", kVersion);
     w.Key("dry_run");
@@ -908,6 +938,7 @@ void Engine::Run(const Stopper& stop) {
   }
   host_cv_.notify_all();
   host_thread.join();
+  warm_thread.join();
 }
 
 bool Engine::Ready() const {

@@ -143,6 +143,7 @@ class Engine {
   bool BeginSwitch(const SwitchAction& action, bool force);
   void Execute(SwitchAction action, const Stopper& stop);
   void HostLoop(const Stopper& stop);
+  void WarmLoop(const Stopper& stop);
   void Wake();
   void UpdateGauges();
   std::string SnapshotJson() const;

@@ -57,7 +57,31 @@ void RunParallel(std::size_t n, const std::function<void(std::size_t)>& fn) {
 // ------------------------------------------------------------ SSH action
 
 SshHostActions::SshHostActions(SshConfig ssh, ActivateConfig activate)
-    : ssh_(std::move(ssh)), activate_(std::move(activate)) {}
+    : ssh_(ssh), activate_(std::move(activate)), pool_(std::move(ssh)) {}
+
+ssh::Result<Done> SshHostActions::Apply(ssh::SshSession& s,
+                                        const ssh::EnvPairs& env,
+                                        HostResult& r) const {
+  auto file = s.ReadFile(activate_.env_file);
+  if (!file) return file.error();
+  const std::string updated = ssh::RewriteEnv(file.value().content, env);
+  if (updated != file.value().content) {
+    auto written = s.WriteFileAtomic(file.value(), updated);
+    if (!written) return written.error();
+    r.changed = true;
+  }
+  if (activate_.reload_command.empty()) return Done{};
+  auto run = s.Exec(activate_.reload_command, ssh_.command_timeout);
+  if (!run) return run.error();
+  if (run.value().exit_status == 0) return Done{};
+  std::string why =
+      run.value().exit_status < 0
+          ? "reload_command ended without an exit status (killed?)"
+          : "reload_command exited " + std::to_string(run.value().exit_status);
+  std::string err = OneLine(run.value().stderr_tail, 512);
+  if (!err.empty()) why += ": " + err;
+  return ssh::Error{ErrorKind::kCommandFailed, s.name() + ": " + why};
+}
 
 HostResult SshHostActions::Reconfigure(const SiteConfig& site,
                                        const HostConfig& host) {
@@ -65,49 +89,49 @@ HostResult SshHostActions::Reconfigure(const SiteConfig& site,
   HostResult r;
   r.host = ssh::HostName(host);
   r.attempts = 1;
-  auto fail = [&](const ssh::Error& e) {
-    r.ok = false;
-    r.error_kind = e.kind;
-    r.message = e.message;
+  auto finish = [&](const ssh::Result<Done>& outcome) {
+    r.ok = outcome.ok();
+    if (!r.ok) {
+      r.error_kind = outcome.error().kind;
+      r.message = outcome.error().message;
+    }
     r.seconds = SecondsSince(start);
     return r;
   };
 
   const ssh::EnvPairs env = activate_.ExpandFor(site);
   if (std::string why = ssh::ValidateEnv(env); !why.empty()) {
-    return fail({ErrorKind::kInvalid, why});
+    return finish(ssh::Error{ErrorKind::kInvalid, why});
+  }
+
+  if (std::unique_ptr<ssh::SshSession> kept = pool_.Take(host)) {
+    r.reused_session = true;
+    ssh::Result<Done> outcome = Apply(*kept, env, r);
+    if (outcome || outcome.error().kind == ErrorKind::kCommandFailed) {
+      pool_.Give(host, std::move(kept));
+      return finish(outcome);
+    }
+    log::Info("kept ssh session failed; connecting again",
+              {{"host", r.host},
+               {"kind", std::string(ssh::ErrorKindName(outcome.error().kind))},
+               {"err", outcome.error().message}});
+    r.reused_session = false;
   }
 
   auto session = ssh::SshSession::Connect(host, ssh_);
-  if (!session) return fail(session.error());
-  ssh::SshSession& s = *session.value();
-
-  auto file = s.ReadFile(activate_.env_file);
-  if (!file) return fail(file.error());
-  const std::string updated = ssh::RewriteEnv(file.value().content, env);
-  if (updated != file.value().content) {
-    auto written = s.WriteFileAtomic(file.value(), updated);
-    if (!written) return fail(written.error());
-    r.changed = true;
+  if (!session) return finish(session.error());
+  ssh::Result<Done> outcome = Apply(*session.value(), env, r);
+  if (outcome || outcome.error().kind == ErrorKind::kCommandFailed) {
+    pool_.Give(host, std::move(session.value()));
   }
+  return finish(outcome);
+}
 
-  if (!activate_.reload_command.empty()) {
-    auto run = s.Exec(activate_.reload_command, ssh_.command_timeout);
-    if (!run) return fail(run.error());
-    if (run.value().exit_status != 0) {
-      std::string why =
-          run.value().exit_status < 0
-              ? "reload_command ended without an exit status (killed?)"
-              : "reload_command exited " +
-                    std::to_string(run.value().exit_status);
-      std::string err = OneLine(run.value().stderr_tail, 512);
-      if (!err.empty()) why += ": " + err;
-      return fail({ErrorKind::kCommandFailed, s.name() + ": " + why});
-    }
-  }
-  r.ok = true;
-  r.seconds = SecondsSince(start);
-  return r;
+void SshHostActions::Warm(const std::vector<HostConfig>& hosts) {
+  pool_.KeepOnly(hosts);
+  RunParallel(hosts.size(), [&](std::size_t i) {
+    (void)pool_.Warm(hosts[i]);  // it logs a change of reachability
+  });
 }
 
 // ------------------------------------------------------------ retries
@@ -153,10 +177,12 @@ HostResult HostReconfigurer::Attempt(const SiteConfig& site,
   r.seconds = SecondsSince(start);
   const std::string n = std::to_string(attempt);
   if (r.ok) {
-    log::Info("host reconfigured", {{"site", site.name},
-                                    {"host", r.host},
-                                    {"changed", r.changed ? "true" : "false"},
-                                    {"attempt", n}});
+    log::Info("host reconfigured",
+              {{"site", site.name},
+               {"host", r.host},
+               {"changed", r.changed ? "true" : "false"},
+               {"session", r.reused_session ? "kept" : "new"},
+               {"attempt", n}});
   } else {
     log::Warn("host reconfiguration failed", {{"site", site.name},
                                               {"host", r.host},
@@ -173,6 +199,13 @@ std::vector<HostResult> HostReconfigurer::ReconfigureOnce(
   RunParallel(hosts.size(),
               [&](std::size_t i) { results[i] = Attempt(site, hosts[i], 1); });
   return results;
+}
+
+void HostReconfigurer::Warm(const std::vector<HostConfig>& hosts) const {
+  try {
+    actions_->Warm(hosts);
+  } catch (...) {  // best effort
+  }
 }
 
 HostResult HostReconfigurer::Converge(const SiteConfig& site,
@@ -198,6 +231,7 @@ HostResult HostReconfigurer::Converge(const SiteConfig& site,
     total.error_kind = r.error_kind;
     total.message = std::move(r.message);
     total.changed = total.changed || r.changed;
+    total.reused_session = r.reused_session;
     total.attempts = attempt;
     total.seconds = SecondsSince(start);
     if (observer) {

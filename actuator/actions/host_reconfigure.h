@@ -7,6 +7,8 @@
 #include <string_view>
 #include <vector>
 
+#include "actuator/ssh/env_file.h"
+#include "actuator/ssh/pool.h"
 #include "actuator/ssh/session.h"
 #include "core/config/config.h"
 #include "core/config/duration.h"
@@ -24,6 +26,8 @@ struct HostResult {
   /// The env file was rewritten (by this attempt, or by any attempt of a
   /// retried host: a write followed by a failed reload still changed it).
   bool changed = false;
+  /// The (last) attempt used a session kept open from before.
+  bool reused_session = false;
   double seconds = 0;  // wall time, over all attempts
 
   std::string_view error_kind_name() const {
@@ -40,6 +44,10 @@ class HostActions {
   virtual ~HostActions() = default;
   virtual HostResult Reconfigure(const SiteConfig& site,
                                  const HostConfig& host) = 0;
+  /// Gets ready to reconfigure `hosts` soon (opens what can be opened ahead
+  /// of time), and lets go of what was kept for any other host. Best
+  /// effort: failures are for the implementation to report.
+  virtual void Warm(const std::vector<HostConfig>& /*hosts*/) {}
 };
 
 /// The real host action (SPEC.md §6, "A switch to site T"), over SSH and
@@ -57,16 +65,33 @@ class HostActions {
 /// Env values are checked (ssh::ValidateEnv) before any connection; an
 /// invalid one fails with kInvalid and is never retried. Values go into the
 /// file only; the command is the fixed config string.
-/// Holds copies of the config sections; stateless otherwise: thread-safe.
+///
+/// Sessions are kept in an ssh::SessionPool: an attempt starts on the
+/// host's idle session when there is one (Warm() opens them ahead of
+/// time), and falls back to a new connection when that session fails for
+/// any reason but the reload command's own exit (every step is safe to
+/// repeat: the rewrite is idempotent and the reload unconditional). A
+/// session that served an attempt, whatever the command's exit, is kept.
+/// Thread-safe.
 class SshHostActions : public HostActions {
  public:
   SshHostActions(SshConfig ssh, ActivateConfig activate);
   HostResult Reconfigure(const SiteConfig& site,
                          const HostConfig& host) override;
+  /// Keeps a checked session open to each of `hosts` (in parallel) and
+  /// closes the ones kept for other hosts.
+  void Warm(const std::vector<HostConfig>& hosts) override;
+
+  const ssh::SessionPool& pool() const { return pool_; }
 
  private:
+  /// The steps on one session; sets r.changed. An Error, or Done.
+  ssh::Result<Done> Apply(ssh::SshSession& s, const ssh::EnvPairs& env,
+                          HostResult& r) const;
+
   const SshConfig ssh_;
   const ActivateConfig activate_;
+  ssh::SessionPool pool_;
 };
 
 /// How a failing host is retried: after a capped exponential backoff with
@@ -123,6 +148,10 @@ class HostReconfigurer {
   std::vector<HostResult> Reconfigure(const SiteConfig& site,
                                       const Stopper* stop = nullptr,
                                       const Observer& observer = {}) const;
+
+  /// HostActions::Warm(hosts); returns when it is done. Exceptions are
+  /// swallowed (warming is best effort).
+  void Warm(const std::vector<HostConfig>& hosts) const;
 
   const HostRetryPolicy& policy() const { return policy_; }
 

@@ -3,6 +3,7 @@
 #include <libssh/libssh.h>
 #include <libssh/sftp.h>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -183,8 +184,16 @@ class SshSession {
   /// may hang in `timeout`). A non-zero exit is a value here, not an Error.
   Result<ExecResult> Exec(const std::string& command, Duration timeout);
 
+  /// One round trip to the server (an SFTP stat of the login directory),
+  /// bounded like every SFTP step: tells a live session from one whose
+  /// connection died while it was idle.
+  Result<Done> Ping();
+
   /// "user@address:port", for messages.
   const std::string& name() const { return name_; }
+
+  /// When the connection was made (steady clock).
+  std::chrono::steady_clock::time_point opened() const { return opened_; }
 
  private:
   SshSession(std::string name, Duration io_timeout);
@@ -194,6 +203,8 @@ class SshSession {
 
   std::string name_;
   Duration io_timeout_;
+  std::chrono::steady_clock::time_point opened_ =
+      std::chrono::steady_clock::now();
   // Declared parent first: members are destroyed in reverse order, so the
   // SFTP session is freed before the SSH session it runs on.
   SessionHandle session_;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -186,6 +187,33 @@ void Sshd::Stop() {
   for (int i = 0; i < 250 && Accepts(port_); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
+}
+
+void Sshd::KillSessions() {
+  if (pid_ <= 0) return;
+  // Each connection is a child of the listener (in a session of its own,
+  // so the listener's process group does not reach it).
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::istringstream stat(ReadWholeFile(entry.path() / "stat"));
+    std::string pid, comm, state;
+    pid_t ppid = 0;
+    // "pid (comm) state ppid ...": comm has no spaces for sshd.
+    if (stat >> pid >> comm >> state >> ppid && ppid == pid_) {
+      kill(static_cast<pid_t>(std::stol(pid)), SIGKILL);
+    }
+  }
+}
+
+int Sshd::AcceptedLogins() const {
+  const std::string log = Log();
+  int n = 0;
+  for (std::size_t at = log.find("Accepted publickey"); at != std::string::npos;
+       at = log.find("Accepted publickey", at + 1)) {
+    ++n;
+  }
+  return n;
 }
 
 bool Sshd::RotateHostKey() {

@@ -69,6 +69,12 @@ class Sshd {
   void Stop();
   bool running() const { return pid_ > 0; }
 
+  /// SIGKILL to the server's per-connection processes: every open session
+  /// dies as if the host had gone away (the listener keeps running).
+  void KillSessions();
+  /// Connections sshd accepted with our key so far (its VERBOSE log).
+  int AcceptedLogins() const;
+
   /// A new host key (the server "was reinstalled"); restarts if running.
   bool RotateHostKey();
 

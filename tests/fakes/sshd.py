@@ -18,6 +18,7 @@ host key for [127.0.0.1]:PORT. Files live in a temporary directory
 import os
 import pathlib
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -60,7 +61,7 @@ class Sshd:
             f"PidFile {self.root}/sshd.pid\n"
             "UsePAM no\nStrictModes no\nPermitRootLogin prohibit-password\n"
             "PasswordAuthentication no\nKbdInteractiveAuthentication no\n"
-            "Subsystem sftp internal-sftp\nLogLevel ERROR\n")
+            "Subsystem sftp internal-sftp\nLogLevel VERBOSE\n")
         self.proc = None
 
     def known_hosts_line(self, key_file=None):
@@ -79,9 +80,16 @@ class Sshd:
         argv = ["/usr/sbin/sshd", "-D", "-e", "-f", str(self.config)]
         if self.mount_at:
             os.makedirs(self.mount_at, exist_ok=True)
+            # Also an empty home for the login user (root here): the test
+            # machine's own dotfiles (a .bashrc that starts pyenv adds
+            # ~130 ms to every command) are not a deployment host's.
+            home = self.root / "home"
+            home.mkdir(exist_ok=True)
             argv = ["unshare", "--mount", "--propagation", "private", "sh",
-                    "-c", 'mount --bind "$1" "$2" && shift 2 && exec "$@"',
-                    "sh", str(self.fs), str(self.mount_at), *argv]
+                    "-c", 'mount --bind "$1" "$2" && '
+                    'mount --bind "$3" "$(getent passwd root | cut -d: -f6)" '
+                    '&& shift 3 && exec "$@"',
+                    "sh", str(self.fs), str(self.mount_at), str(home), *argv]
         self.proc = subprocess.Popen(
             argv,
             stdout=self.log, stderr=subprocess.STDOUT,
@@ -97,7 +105,34 @@ class Sshd:
             time.sleep(0.02)
         raise RuntimeError("sshd did not listen")
 
+    def accepted_logins(self):
+        """Connections this server accepted with a key so far."""
+        return (self.root / "sshd.log").read_text(
+            errors="replace").count("Accepted publickey")
+
+    def kill_sessions(self):
+        """SIGKILL to the server's per-connection processes (children of
+        the listener, each in a session of its own): every open session dies
+        as if the host had gone away."""
+        if not self.proc or self.proc.poll() is not None:
+            return
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == self.proc.pid:
+                try:
+                    os.kill(int(entry), signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+
     def stop(self):
+        """The host goes down: its open sessions and its listener."""
+        self.kill_sessions()
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             try:

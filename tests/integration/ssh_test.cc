@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "actuator/actions/host_reconfigure.h"
+#include "actuator/ssh/pool.h"
 #include "actuator/ssh/session.h"
 #include "tests/fakes/sshd.h"
 
@@ -585,6 +586,103 @@ TEST_F(SshIntegrationTest, SessionReplacesAnExistingFileAtomically) {
   ASSERT_TRUE(run) << run.error().message;
   EXPECT_EQ(run.value().exit_status, 7);
   EXPECT_EQ(run.value().stderr_tail, "err");
+}
+
+// ------------------------------------------------------------ kept sessions
+
+TEST_F(SshIntegrationTest, AWarmedSessionServesTheNextAttempts) {
+  ASSERT_TRUE(WriteWholeFile(env_file_, "AWS_REGION=us-east-1\n"));
+  SshHostActions actions(ssh_, activate_);
+  actions.Warm(site_.hosts);
+  EXPECT_EQ(actions.pool().idle(), 1u);
+  EXPECT_EQ(a_->AcceptedLogins(), 1) << a_->Log();
+  // Warming again while the session is fresh opens nothing new.
+  actions.Warm(site_.hosts);
+  EXPECT_EQ(a_->AcceptedLogins(), 1);
+
+  for (int i = 0; i < 2; ++i) {
+    HostResult r = actions.Reconfigure(site_, site_.hosts[0]);
+    ASSERT_TRUE(r.ok) << r.message;
+    EXPECT_TRUE(r.reused_session);
+    EXPECT_EQ(r.changed, i == 0);
+  }
+  EXPECT_EQ(a_->AcceptedLogins(), 1) << a_->Log();
+  EXPECT_EQ(ReadWholeFile(env_file_),
+            "AWS_REGION=eu-west-1\nDR_SITE=eu-central\n");
+  EXPECT_EQ(Reloads().size(), 2u);
+  EXPECT_EQ(actions.pool().idle(), 1u);
+}
+
+TEST_F(SshIntegrationTest, ADeadKeptSessionFallsBackToANewConnection) {
+  ASSERT_TRUE(WriteWholeFile(env_file_, "AWS_REGION=us-east-1\n"));
+  SshHostActions actions(ssh_, activate_);
+  actions.Warm(site_.hosts);
+  ASSERT_EQ(a_->AcceptedLogins(), 1) << a_->Log();
+  a_->KillSessions();  // the connection dies while idle
+  HostResult r = actions.Reconfigure(site_, site_.hosts[0]);
+  ASSERT_TRUE(r.ok) << r.message;
+  EXPECT_FALSE(r.reused_session);
+  EXPECT_TRUE(r.changed);
+  EXPECT_EQ(a_->AcceptedLogins(), 2);
+  EXPECT_EQ(Reloads().size(), 1u);
+  EXPECT_EQ(actions.pool().idle(), 1u);  // the new one is kept
+}
+
+TEST_F(SshIntegrationTest, ANewConnectionStillChecksTheHostKey) {
+  // The host is reinstalled while its old session is kept: the old
+  // connection dies with it, and the new one meets a key known_hosts does
+  // not trust.
+  ASSERT_TRUE(WriteWholeFile(env_file_, "AWS_REGION=us-east-1\n"));
+  SshHostActions actions(ssh_, activate_);
+  actions.Warm(site_.hosts);
+  ASSERT_EQ(actions.pool().idle(), 1u);
+  a_->KillSessions();
+  ASSERT_TRUE(a_->RotateHostKey()) << a_->Log();
+  HostResult r = actions.Reconfigure(site_, site_.hosts[0]);
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.error_kind, ErrorKind::kHostKeyChanged) << r.message;
+  EXPECT_EQ(ReadWholeFile(env_file_), "AWS_REGION=us-east-1\n");
+  EXPECT_TRUE(Reloads().empty());
+  EXPECT_EQ(actions.pool().idle(), 0u);
+}
+
+TEST_F(SshIntegrationTest, WarmChecksAKeptSessionAndReplacesADeadOne) {
+  ssh::SessionPool pool(ssh_, {.check_after = 0s, .max_age = 10min});
+  ASSERT_TRUE(pool.Warm(site_.hosts[0]));
+  ASSERT_TRUE(pool.Warm(site_.hosts[0]));  // checked (ping), kept
+  EXPECT_EQ(a_->AcceptedLogins(), 1) << a_->Log();
+  a_->KillSessions();
+  ASSERT_TRUE(pool.Warm(site_.hosts[0]));  // the check fails: reconnects
+  EXPECT_EQ(a_->AcceptedLogins(), 2) << a_->Log();
+  EXPECT_EQ(pool.idle(), 1u);
+  a_->KillSessions();  // the host goes away: sessions and listener
+  a_->Stop();
+  auto down = pool.Warm(site_.hosts[0]);
+  ASSERT_FALSE(down);
+  EXPECT_EQ(down.error().kind, ErrorKind::kConnect);
+  EXPECT_EQ(pool.idle(), 0u);
+}
+
+TEST_F(SshIntegrationTest, OldSessionsAreNotUsedAndOthersAreLetGo) {
+  ssh::SessionPool pool(ssh_, {.check_after = 15s, .max_age = 300ms});
+  ASSERT_TRUE(pool.Warm(site_.hosts[0]));
+  std::this_thread::sleep_for(400ms);
+  EXPECT_EQ(pool.Take(site_.hosts[0]), nullptr);  // too old: closed
+  ASSERT_TRUE(pool.Warm(site_.hosts[0]));
+  EXPECT_EQ(a_->AcceptedLogins(), 2) << a_->Log();
+
+  b_ = std::make_unique<Sshd>(dir_ + "/host-b", client_.public_line);
+  ASSERT_TRUE(b_->Start()) << b_->Log();
+  ASSERT_TRUE(WriteWholeFile(
+      known_hosts_, a_->KnownHostsLine() + "\n" + b_->KnownHostsLine() + "\n"));
+  ssh::SessionPool two(ssh_);
+  ASSERT_TRUE(two.Warm(Host(*a_)));
+  ASSERT_TRUE(two.Warm(Host(*b_)));
+  EXPECT_EQ(two.idle(), 2u);
+  two.KeepOnly({Host(*b_)});
+  EXPECT_EQ(two.idle(), 1u);
+  EXPECT_EQ(two.Take(Host(*a_)), nullptr);
+  EXPECT_NE(two.Take(Host(*b_)), nullptr);
 }
 
 }  // namespace

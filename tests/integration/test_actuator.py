@@ -77,6 +77,23 @@ class FailoverTest(unittest.TestCase):
         seqs = [e["seq"] for e in self.w.events()]
         self.assertEqual(seqs, sorted(seqs, reverse=True))
 
+    def test_the_switch_uses_the_session_kept_open_to_the_standby(self):
+        standby, serving = self.w.hosts["eu-central"], self.w.hosts["us-east"]
+        # Opened ahead of time, to the standby site's host only.
+        wait_until(lambda: standby.accepted_logins() == 1, 15,
+                   message="no session opened to the standby host")
+        self.assertEqual(serving.accepted_logins(), 0)
+        self.w.sites["us-east"].set_mode("fail")
+        self.w.webhook(notification(alert("us-east")))
+        self.w.wait_switched_to("eu-central", "127.0.0.12")
+        self.assertIn("AWS_REGION=eu-west-1", self.w.env_file("eu-central"))
+        self.assertTrue(self.w.reloaded("eu-central"))
+        # No second login: the switch ran on the kept session.
+        self.assertEqual(standby.accepted_logins(), 1)
+        # Now us-east is the standby: a session is opened to it in turn.
+        wait_until(lambda: serving.accepted_logins() == 1, 15,
+                   message="no session opened to the new standby host")
+
     def test_same_notification_twenty_times_switches_once(self):
         self.w.sites["us-east"].set_mode("fail")
         body = notification(alert("us-east"))

@@ -61,6 +61,17 @@ class FakeHostActions : public HostActions {
     return r;
   }
 
+  void Warm(const std::vector<HostConfig>& hosts) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    warmed_.push_back(hosts.size());
+    if (warm_throws_) throw std::runtime_error("warm boom");
+  }
+  std::vector<std::size_t> warmed() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return warmed_;
+  }
+  void set_warm_throws(bool t) { warm_throws_ = t; }
+
   int calls(const std::string& address) {
     std::lock_guard<std::mutex> lock(mu_);
     return calls_[address];
@@ -72,6 +83,8 @@ class FakeHostActions : public HostActions {
   std::map<std::string, std::vector<Outcome>> script_;
   std::map<std::string, int> calls_;
   std::vector<std::string> sites_;
+  std::vector<std::size_t> warmed_;
+  bool warm_throws_ = false;
   std::chrono::milliseconds delay_{0};
   std::atomic<int> in_flight_{0};
   std::atomic<int> max_in_flight_{0};
@@ -266,6 +279,17 @@ TEST(HostReconfigurerTest, ReconfigureOnceMakesOneAttemptPerHost) {
   EXPECT_EQ(fake->calls("10.0.0.2"), 1);
   EXPECT_EQ(fake->calls("10.0.0.1"), 0);
   EXPECT_EQ(fake->max_in_flight(), 2);
+}
+
+TEST(HostReconfigurerTest, WarmPassesTheHostsOnAndIsBestEffort) {
+  auto fake = std::make_shared<FakeHostActions>();
+  HostReconfigurer r(fake, Fast());
+  r.Warm(Site(3).hosts);
+  r.Warm({});
+  fake->set_warm_throws(true);
+  r.Warm(Site(2).hosts);  // must not throw
+  EXPECT_EQ(fake->warmed(), (std::vector<std::size_t>{3, 0, 2}));
+  EXPECT_EQ(fake->calls("10.0.0.1"), 0);  // warming reconfigures nothing
 }
 
 TEST(HostReconfigurerTest, NoHostsNoResults) {
