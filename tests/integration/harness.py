@@ -19,6 +19,7 @@ import json
 import os
 import pathlib
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -75,12 +76,24 @@ def wait_until(pred, timeout, interval=0.05, message=""):
 # ---------------------------------------------------------------- processes
 
 _live = set()
+# The processes' logs, one directory per test run; removed at exit unless
+# DRF_KEEP_LOGS is set (to read them after a failure).
+_log_dir = None
+
+
+def _logs():
+    global _log_dir
+    if _log_dir is None:
+        _log_dir = pathlib.Path(tempfile.mkdtemp(prefix="dr-test-logs-"))
+    return _log_dir
 
 
 @atexit.register
 def _stop_leftovers():
     for proc in list(_live):
         proc.stop(timeout=2)
+    if _log_dir is not None and not os.environ.get("DRF_KEEP_LOGS"):
+        shutil.rmtree(_log_dir, ignore_errors=True)
 
 
 class Process:
@@ -94,7 +107,7 @@ class Process:
         self.argv = [str(a) for a in argv]
         self._log = tempfile.NamedTemporaryFile(
             prefix=pathlib.Path(self.argv[0]).name + "-", suffix=".log",
-            delete=False)
+            dir=_logs(), delete=False)
         self.log_path = pathlib.Path(self._log.name)
         self._popen = subprocess.Popen(
             self.argv, stdin=subprocess.DEVNULL, stdout=self._log,
