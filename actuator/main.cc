@@ -33,6 +33,7 @@ Parts Build(const std::string& path) {
   if (!p.config->actuator) {
     throw std::runtime_error(path + ": actuator: required by dr-actuator");
   }
+  drf::LogConfigWarnings(*p.config, path);
   p.dns = std::make_unique<drf::linode::LinodeClient>(
       p.config->dns.api_url, drf::linode::LoadToken(p.config->dns),
       std::chrono::seconds(10));
@@ -63,6 +64,7 @@ int main(int argc, char** argv) {
         throw std::runtime_error(flags.config_file +
                                  ": actuator: required by dr-actuator");
       }
+      drf::PrintConfigWarnings(*config, flags.config_file, std::cerr);
     } catch (const std::exception& e) {
       std::cerr << e.what() << "\n";
       return 1;

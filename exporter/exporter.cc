@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "core/cli/flags.h"
 #include "core/log/log.h"
 #include "core/metrics/metrics.h"
 #include "core/version.h"
@@ -88,7 +89,9 @@ std::string Exporter::Reload() {
   std::lock_guard<std::mutex> lock(reload_mu_);
   std::shared_ptr<Generation> next;
   try {
-    next = Build(LoadConfigFile(config_path_));
+    std::shared_ptr<const Config> config = LoadConfigFile(config_path_);
+    LogConfigWarnings(*config, config_path_);
+    next = Build(config);
   } catch (const std::exception& e) {
     last_reload_ok_ = false;
     log::Error("reload failed, keeping the running config",

@@ -28,9 +28,11 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (flags.check_config) {
+    drf::PrintConfigWarnings(*config, flags.config_file, std::cerr);
     std::cout << flags.config_file << ": OK\n";
     return 0;
   }
+  drf::LogConfigWarnings(*config, flags.config_file);
 
   drf::ShutdownSignals signals;  // before any thread starts
 

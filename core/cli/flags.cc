@@ -1,5 +1,6 @@
 #include "core/cli/flags.h"
 
+#include "core/log/log.h"
 #include "core/version.h"
 
 namespace drf {
@@ -26,6 +27,19 @@ void AddCommonFlags(CLI::App& app, CommonFlags* flags,
 
 std::string VersionLine(const std::string& program) {
   return program + ", version " + kVersion + " (revision " + kRevision + ")";
+}
+
+void LogConfigWarnings(const Config& config, const std::string& file) {
+  for (const std::string& w : ConfigWarnings(config)) {
+    log::Warn("config warning", {{"file", file}, {"warning", w}});
+  }
+}
+
+void PrintConfigWarnings(const Config& config, const std::string& file,
+                         std::ostream& out) {
+  for (const std::string& w : ConfigWarnings(config)) {
+    out << file << ": warning: " << w << "\n";
+  }
 }
 
 }  // namespace drf

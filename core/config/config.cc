@@ -712,6 +712,30 @@ const SiteConfig* Config::SiteByAddress(std::string_view address) const {
   return nullptr;
 }
 
+std::vector<std::string> ConfigWarnings(const Config& config) {
+  std::vector<std::string> out;
+  CURLU* url = curl_url();
+  if (url == nullptr) return out;
+  char* scheme = nullptr;
+  char* host = nullptr;
+  if (curl_url_set(url, CURLUPART_URL, config.dns.api_url.c_str(), 0) ==
+          CURLUE_OK &&
+      curl_url_get(url, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+      curl_url_get(url, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
+    const std::string h(host);
+    const bool loopback =
+        h == "localhost" || h == "[::1]" || h.rfind("127.", 0) == 0;
+    if (std::string(scheme) == "http" && !loopback) {
+      out.push_back("dns.api_url: plain http to " + h +
+                    " sends the Linode token unencrypted; use https");
+    }
+  }
+  curl_free(scheme);
+  curl_free(host);
+  curl_url_cleanup(url);
+  return out;
+}
+
 int RoundLinodeTtl(int ttl) {
   static constexpr std::array<int, 15> kValid = {
       0,     30,    120,    300,    3600,   7200,    14400,  28800,

@@ -135,6 +135,12 @@ std::shared_ptr<const Config> LoadConfigFile(const std::string& path);
 std::shared_ptr<const Config> LoadConfigText(const std::string& text,
                                              const std::string& source);
 
+/// Settings that are valid but probably not meant, one "field.path: why"
+/// per line: today a plain-http dns.api_url to a host other than loopback,
+/// which would send the Linode token unencrypted. The daemons log them at
+/// start and reload; --check-config prints them and still exits 0.
+std::vector<std::string> ConfigWarnings(const Config& config);
+
 /// Linode stores TTLs rounded up to one of its valid values (0, 30, 120,
 /// 300, 3600, ...); returns the value Linode would store for `ttl`.
 int RoundLinodeTtl(int ttl);

@@ -232,6 +232,19 @@ class ExporterCommandLineTest(unittest.TestCase):
                 "http://127.0.0.1:1/v4"), name="good.yml")
             r = self.run_exporter("--config.file", str(good), "--check-config")
             self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(r.stderr, "")
+            # Valid but probably not meant: a warning, still exit 0.
+            clear = write_config(tmp, base_config(
+                [("a", "127.0.0.11", HealthSite("127.0.0.11")),
+                 ("b", "127.0.0.12", HealthSite("127.0.0.12"))],
+                "http://linode-proxy.example.com/v4"), name="clear.yml")
+            r = self.run_exporter("--config.file", str(clear),
+                                  "--check-config")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(
+                r.stderr, f"{clear}: warning: dns.api_url: plain http to "
+                "linode-proxy.example.com sends the Linode token "
+                "unencrypted; use https\n")
             bad = write_config(tmp, "sites: []\n", name="bad.yml")
             r = self.run_exporter("--config.file", str(bad), "--check-config")
             self.assertEqual(r.returncode, 1)

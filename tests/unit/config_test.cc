@@ -101,6 +101,26 @@ TEST(ConfigTest, MinimalConfigGetsDefaults) {
   EXPECT_EQ(c->SiteByAddress("10.0.0.3"), nullptr);
 }
 
+TEST(ConfigTest, PlainHttpToTheLinodeApiIsAWarningUnlessLoopback) {
+  const std::string minimal = ReadFile(Testdata("valid-minimal.yml"));
+  auto with_url = [&](const std::string& url) {
+    std::string text = minimal;
+    const std::string at = "dns:\n";
+    text.replace(text.find(at), at.size(), at + "  api_url: " + url + "\n");
+    return ConfigWarnings(*LoadConfigText(text, "c.yml"));
+  };
+  EXPECT_TRUE(
+      ConfigWarnings(*LoadConfigFile(Testdata("valid-minimal.yml"))).empty());
+  EXPECT_TRUE(with_url("https://api.linode.com/v4").empty());
+  EXPECT_TRUE(with_url("http://127.0.0.1:8080/v4").empty());
+  EXPECT_TRUE(with_url("http://localhost:8080/v4").empty());
+  EXPECT_TRUE(with_url("http://[::1]:8080/v4").empty());
+  EXPECT_EQ(with_url("http://linode-proxy.internal/v4"),
+            std::vector<std::string>{
+                "dns.api_url: plain http to linode-proxy.internal sends the "
+                "Linode token unencrypted; use https"});
+}
+
 TEST(ConfigTest, ExampleConfigIsValid) {
   EXPECT_NO_THROW(LoadConfigFile(fs::path(DRF_TESTDATA_DIR) / ".." / ".." /
                                  "examples" / "config.yml"));
