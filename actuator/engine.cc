@@ -3,7 +3,9 @@
 #include <rapidjson/document.h>
 
 #include <algorithm>
+#include <map>
 #include <random>
+#include <utility>
 
 #include "core/log/log.h"
 #include "core/version.h"
@@ -135,7 +137,14 @@ ActuatorMetrics::ActuatorMetrics(const Config& config)
       config_reload(prometheus::BuildGauge()
                         .Name("dr_config_last_reload_successful")
                         .Help("1 if the last config reload succeeded.")
-                        .Register(*registry)) {
+                        .Register(*registry)),
+      standby_host_ready(
+          prometheus::BuildGauge()
+              .Name("dr_actuator_standby_host_ready")
+              .Help("Hosts of the sites that do not serve: 1 while a checked "
+                    "SSH session to the host is kept open for the next "
+                    "switch, 0 while the host cannot be reached.")
+              .Register(*registry)) {
   prometheus::BuildGauge()
       .Name("dr_actuator_build_info")
       .Help("Version and revision of dr-actuator.")
@@ -898,6 +907,8 @@ void Engine::HostLoop(const Stopper& stop) {
 // thread: a host that does not answer holds it up to ssh.connect_timeout,
 // never a switch.
 void Engine::WarmLoop(const Stopper& stop) {
+  std::map<std::pair<std::string, std::string>, prometheus::Gauge*>
+      standby_gauges;  // the series set last round
   do {
     std::shared_ptr<HostReconfigurer> hosts;
     std::shared_ptr<const Config> config;
@@ -908,13 +919,31 @@ void Engine::WarmLoop(const Stopper& stop) {
       config = config_;
       serving = serving_;
     }
-    if (dry_run_ || !hosts || serving.empty()) continue;
     std::vector<HostConfig> standby;
-    for (const SiteConfig& site : config->sites) {
-      if (site.name == serving) continue;
-      standby.insert(standby.end(), site.hosts.begin(), site.hosts.end());
+    std::vector<std::string> site_of;  // per entry of `standby`
+    if (!dry_run_ && hosts && !serving.empty()) {
+      for (const SiteConfig& site : config->sites) {
+        if (site.name == serving) continue;
+        standby.insert(standby.end(), site.hosts.begin(), site.hosts.end());
+        site_of.insert(site_of.end(), site.hosts.size(), site.name);
+      }
     }
-    hosts->Warm(standby);
+    std::vector<bool> ready;
+    if (!standby.empty()) ready = hosts->Warm(standby);
+    // One series per standby host, and none for the others (nor while the
+    // serving site is unknown: nothing is prepared then).
+    std::map<std::pair<std::string, std::string>, prometheus::Gauge*> now;
+    for (std::size_t i = 0; i < standby.size() && i < ready.size(); ++i) {
+      auto key = std::make_pair(site_of[i], ssh::HostName(standby[i]));
+      prometheus::Gauge& g = metrics_->standby_host_ready.Add(
+          {{"site", key.first}, {"host", key.second}});
+      g.Set(ready[i] ? 1 : 0);
+      now[key] = &g;
+    }
+    for (const auto& [key, gauge] : standby_gauges) {
+      if (!now.count(key)) metrics_->standby_host_ready.Remove(gauge);
+    }
+    standby_gauges = std::move(now);
   } while (!stop.WaitFor(kWarmEvery));
 }
 

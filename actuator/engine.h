@@ -51,6 +51,7 @@ struct ActuatorMetrics {
   prometheus::Gauge& converged;
   prometheus::Gauge& last_switch_timestamp;
   prometheus::Family<prometheus::Gauge>& config_reload;
+  prometheus::Family<prometheus::Gauge>& standby_host_ready;
 
   void Action(const std::string& action, bool ok, double seconds);
 };

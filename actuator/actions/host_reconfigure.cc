@@ -127,11 +127,15 @@ HostResult SshHostActions::Reconfigure(const SiteConfig& site,
   return finish(outcome);
 }
 
-void SshHostActions::Warm(const std::vector<HostConfig>& hosts) {
+std::vector<bool> SshHostActions::Warm(const std::vector<HostConfig>& hosts) {
   pool_.KeepOnly(hosts);
+  // Not vector<bool>: its elements share bytes, and each thread sets one.
+  std::vector<char> ready(hosts.size(), 0);
   RunParallel(hosts.size(), [&](std::size_t i) {
-    (void)pool_.Warm(hosts[i]);  // it logs a change of reachability
+    // The pool logs a change of reachability.
+    ready[i] = pool_.Warm(hosts[i]).ok() ? 1 : 0;
   });
+  return std::vector<bool>(ready.begin(), ready.end());
 }
 
 // ------------------------------------------------------------ retries
@@ -201,10 +205,12 @@ std::vector<HostResult> HostReconfigurer::ReconfigureOnce(
   return results;
 }
 
-void HostReconfigurer::Warm(const std::vector<HostConfig>& hosts) const {
+std::vector<bool> HostReconfigurer::Warm(
+    const std::vector<HostConfig>& hosts) const {
   try {
-    actions_->Warm(hosts);
+    return actions_->Warm(hosts);
   } catch (...) {  // best effort
+    return {};
   }
 }
 

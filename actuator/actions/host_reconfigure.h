@@ -45,9 +45,12 @@ class HostActions {
   virtual HostResult Reconfigure(const SiteConfig& site,
                                  const HostConfig& host) = 0;
   /// Gets ready to reconfigure `hosts` soon (opens what can be opened ahead
-  /// of time), and lets go of what was kept for any other host. Best
-  /// effort: failures are for the implementation to report.
-  virtual void Warm(const std::vector<HostConfig>& /*hosts*/) {}
+  /// of time), and lets go of what was kept for any other host. Returns,
+  /// in the order of `hosts`, whether each is ready; empty when the
+  /// implementation has nothing to prepare.
+  virtual std::vector<bool> Warm(const std::vector<HostConfig>& /*hosts*/) {
+    return {};
+  }
 };
 
 /// The real host action (SPEC.md §6, "A switch to site T"), over SSH and
@@ -79,8 +82,8 @@ class SshHostActions : public HostActions {
   HostResult Reconfigure(const SiteConfig& site,
                          const HostConfig& host) override;
   /// Keeps a checked session open to each of `hosts` (in parallel) and
-  /// closes the ones kept for other hosts.
-  void Warm(const std::vector<HostConfig>& hosts) override;
+  /// closes the ones kept for other hosts; a host is ready when it has one.
+  std::vector<bool> Warm(const std::vector<HostConfig>& hosts) override;
 
   const ssh::SessionPool& pool() const { return pool_; }
 
@@ -149,9 +152,9 @@ class HostReconfigurer {
                                       const Stopper* stop = nullptr,
                                       const Observer& observer = {}) const;
 
-  /// HostActions::Warm(hosts); returns when it is done. Exceptions are
-  /// swallowed (warming is best effort).
-  void Warm(const std::vector<HostConfig>& hosts) const;
+  /// HostActions::Warm(hosts); returns when it is done. An exception is
+  /// swallowed (warming is best effort) and gives an empty result.
+  std::vector<bool> Warm(const std::vector<HostConfig>& hosts) const;
 
   const HostRetryPolicy& policy() const { return policy_; }
 

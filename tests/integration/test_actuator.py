@@ -83,6 +83,12 @@ class FailoverTest(unittest.TestCase):
         wait_until(lambda: standby.accepted_logins() == 1, 15,
                    message="no session opened to the standby host")
         self.assertEqual(serving.accepted_logins(), 0)
+        standby_name = f"root@127.0.0.1:{standby.port}"
+        wait_until(lambda: self.w.metrics().value(
+            "dr_actuator_standby_host_ready", site="eu-central",
+            host=standby_name) == 1, 15)
+        self.assertEqual(self.w.metrics().samples(
+            "dr_actuator_standby_host_ready", site="us-east"), [])
         self.w.sites["us-east"].set_mode("fail")
         self.w.webhook(notification(alert("us-east")))
         self.w.wait_switched_to("eu-central", "127.0.0.12")
@@ -93,6 +99,12 @@ class FailoverTest(unittest.TestCase):
         # Now us-east is the standby: a session is opened to it in turn.
         wait_until(lambda: serving.accepted_logins() == 1, 15,
                    message="no session opened to the new standby host")
+        wait_until(lambda: self.w.metrics().samples(
+            "dr_actuator_standby_host_ready", site="eu-central") == [], 15,
+            message="the serving site's host still listed as standby")
+        self.assertEqual(self.w.metrics().value(
+            "dr_actuator_standby_host_ready", site="us-east",
+            host=f"root@127.0.0.1:{serving.port}"), 1)
 
     def test_same_notification_twenty_times_switches_once(self):
         self.w.sites["us-east"].set_mode("fail")
@@ -307,6 +319,9 @@ class HostFaultTest(unittest.TestCase):
     def test_host_down_is_retried_until_it_converges(self):
         self.w.start()
         self.w.hosts["eu-central"].stop()
+        # Known before any switch: the standby host is not ready.
+        wait_until(lambda: self.w.metrics().value(
+            "dr_actuator_standby_host_ready", site="eu-central") == 0, 15)
         self.w.sites["us-east"].set_mode("fail")
         self.w.webhook(notification(alert("us-east")))
         wait_until(lambda: set(self.w.record_targets().values()) ==

@@ -61,10 +61,13 @@ class FakeHostActions : public HostActions {
     return r;
   }
 
-  void Warm(const std::vector<HostConfig>& hosts) override {
+  std::vector<bool> Warm(const std::vector<HostConfig>& hosts) override {
     std::lock_guard<std::mutex> lock(mu_);
     warmed_.push_back(hosts.size());
     if (warm_throws_) throw std::runtime_error("warm boom");
+    std::vector<bool> ready;
+    for (const HostConfig& h : hosts) ready.push_back(h.address != "10.0.0.2");
+    return ready;
   }
   std::vector<std::size_t> warmed() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -284,10 +287,10 @@ TEST(HostReconfigurerTest, ReconfigureOnceMakesOneAttemptPerHost) {
 TEST(HostReconfigurerTest, WarmPassesTheHostsOnAndIsBestEffort) {
   auto fake = std::make_shared<FakeHostActions>();
   HostReconfigurer r(fake, Fast());
-  r.Warm(Site(3).hosts);
-  r.Warm({});
+  EXPECT_EQ(r.Warm(Site(3).hosts), (std::vector<bool>{true, false, true}));
+  EXPECT_TRUE(r.Warm({}).empty());
   fake->set_warm_throws(true);
-  r.Warm(Site(2).hosts);  // must not throw
+  EXPECT_TRUE(r.Warm(Site(2).hosts).empty());  // must not throw
   EXPECT_EQ(fake->warmed(), (std::vector<std::size_t>{3, 0, 2}));
   EXPECT_EQ(fake->calls("10.0.0.1"), 0);  // warming reconfigures nothing
 }
