@@ -121,6 +121,10 @@ http {{
         return self
 
     def start_php(self):
+        """Starts php-fpm; does nothing while it runs (a second master would
+        fail to bind, and the first would be left running untracked)."""
+        if self.fpm and self.fpm.poll() is None:
+            return
         conf = self.dir / "php-fpm.conf"
         conf.write_text(f"""
 [global]
