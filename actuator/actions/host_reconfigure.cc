@@ -111,6 +111,10 @@ HostResult SshHostActions::Reconfigure(const SiteConfig& site,
       pool_.Give(host, std::move(kept));
       return finish(outcome);
     }
+    // Only a connection that died while kept is worth a new one now; any
+    // other failure (a missing file, a reload that timed out) would only
+    // repeat, and is the attempt's result (the next attempt connects anew).
+    if (kept->connected()) return finish(outcome);
     log::Info("kept ssh session failed; connecting again",
               {{"host", r.host},
                {"kind", std::string(ssh::ErrorKindName(outcome.error().kind))},

@@ -71,10 +71,11 @@ class HostActions {
 ///
 /// Sessions are kept in an ssh::SessionPool: an attempt starts on the
 /// host's idle session when there is one (Warm() opens them ahead of
-/// time), and falls back to a new connection when that session fails for
-/// any reason but the reload command's own exit (every step is safe to
-/// repeat: the rewrite is idempotent and the reload unconditional). A
-/// session that served an attempt, whatever the command's exit, is kept.
+/// time), and goes on over a new connection when that session's connection
+/// turns out to have died while kept (every step is safe to repeat: the
+/// rewrite is idempotent and the reload unconditional). A session that
+/// served an attempt, whatever the command's exit, is kept; one that failed
+/// otherwise is closed, so the next attempt connects anew.
 /// Thread-safe.
 class SshHostActions : public HostActions {
  public:

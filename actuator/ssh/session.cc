@@ -392,6 +392,10 @@ Error SshSession::SftpError(std::string_view what,
   return Error{ErrorKind::kSftp, message + std::string(SftpStatusText(code))};
 }
 
+bool SshSession::connected() const {
+  return ssh_is_connected(session_.get()) != 0;
+}
+
 Result<Done> SshSession::Ping() {
   auto sftp = Sftp();
   if (!sftp) return sftp.error();

@@ -192,6 +192,11 @@ class SshSession {
   /// "user@address:port", for messages.
   const std::string& name() const { return name_; }
 
+  /// Whether the connection is still up as far as libssh knows (false once
+  /// the server closed it or it broke; a silently dropped one still counts
+  /// as up until a step times out).
+  bool connected() const;
+
   /// When the connection was made (steady clock).
   std::chrono::steady_clock::time_point opened() const { return opened_; }
 

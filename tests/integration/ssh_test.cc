@@ -628,6 +628,26 @@ TEST_F(SshIntegrationTest, ADeadKeptSessionFallsBackToANewConnection) {
   EXPECT_EQ(actions.pool().idle(), 1u);  // the new one is kept
 }
 
+TEST_F(SshIntegrationTest, AFailureOnALiveKeptSessionIsNotRepeated) {
+  // No env file: the kept session is fine, the attempt fails as it would on
+  // a new one, and is not run again over a new connection.
+  SshHostActions actions(ssh_, activate_);
+  actions.Warm(site_.hosts);
+  ASSERT_EQ(a_->AcceptedLogins(), 1) << a_->Log();
+  HostResult r = actions.Reconfigure(site_, site_.hosts[0]);
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.error_kind, ErrorKind::kSftp) << r.message;
+  EXPECT_TRUE(r.reused_session);
+  EXPECT_EQ(a_->AcceptedLogins(), 1);
+  EXPECT_EQ(actions.pool().idle(), 0u);  // closed: the next one starts anew
+  ASSERT_TRUE(WriteWholeFile(env_file_, "AWS_REGION=us-east-1\n"));
+  r = actions.Reconfigure(site_, site_.hosts[0]);
+  ASSERT_TRUE(r.ok) << r.message;
+  EXPECT_FALSE(r.reused_session);
+  EXPECT_EQ(a_->AcceptedLogins(), 2);
+  EXPECT_EQ(Reloads().size(), 1u);
+}
+
 TEST_F(SshIntegrationTest, ANewConnectionStillChecksTheHostKey) {
   // The host is reinstalled while its old session is kept: the old
   // connection dies with it, and the new one meets a key known_hosts does
