@@ -167,8 +167,11 @@ bool EnvKeyIsValid(std::string_view key) {
 }
 
 bool EnvValueIsSafe(std::string_view value) {
-  return value.find_first_of(std::string_view("\n\r\0", 3)) ==
-         std::string_view::npos;
+  const bool one_line = value.find_first_of(std::string_view("\n\r\0", 3)) ==
+                        std::string_view::npos;
+  const bool quotable = value.find('\'') == std::string_view::npos ||
+                        value.find('`') == std::string_view::npos;
+  return one_line && quotable;
 }
 
 std::string ValidateEnv(const EnvPairs& env) {
@@ -178,7 +181,7 @@ std::string ValidateEnv(const EnvPairs& env) {
     }
     if (!EnvValueIsSafe(value)) {
       return "env value of " + key +
-             " holds a newline, carriage return or NUL byte";
+             " holds a newline, carriage return or NUL byte, or both ' and `";
     }
   }
   return "";

@@ -15,9 +15,11 @@ using EnvPairs = std::vector<std::pair<std::string, std::string>>;
 /// True for a variable name the actuator may manage: [A-Za-z_][A-Za-z0-9_]*.
 bool EnvKeyIsValid(std::string_view key);
 
-/// True when `value` can be written as one assignment line: it holds no
-/// newline, carriage return or NUL byte, any of which would let a value add
-/// lines of its own to the file.
+/// True when `value` can be written as one inert assignment line: it holds
+/// no newline, carriage return or NUL byte (any of which would let a value
+/// add lines of its own to the file), and not both a ' and a ` (no quoting
+/// keeps such a value literal for phpdotenv and a shell alike; see
+/// QuoteEnvValue).
 bool EnvValueIsSafe(std::string_view value);
 
 /// Why `env` cannot be written ("" when it can): the first invalid key or
@@ -31,11 +33,10 @@ std::string ValidateEnv(const EnvPairs& env);
 ///    (the PHP application's loader), Docker Compose and a POSIX shell read
 ///    literally (no `$` expansion, no command substitution, no escapes;
 ///    python-dotenv too, but for its `\\` and `\'` escapes);
-///  - otherwise (it holds a '): in double quotes with `\`, `"` and `$`
-///    escaped. A backtick stays as it is: phpdotenv rejects "\`", and reads
-///    a bare one literally. Only a shell sourcing the file would run it, and
-///    only for a value that holds both ' and `, which no placeholder
-///    expands to.
+///  - otherwise (it holds a ', so no `): in double quotes with `\`, `"`
+///    and `$` escaped. A backtick would have to stay bare there (phpdotenv
+///    rejects "\`"), and a shell sourcing the file would run it: that is
+///    why EnvValueIsSafe refuses a value holding both ' and `.
 std::string QuoteEnvValue(std::string_view value);
 
 /// Rewrites the dotenv text `content` so that each key of `env` is assigned

@@ -535,6 +535,13 @@ void ParseActivate(Parser& p, const YAML::Node& n, ActivateConfig* a) {
           p.Error(kv.second, kp, "must be a single line");
           continue;
         }
+        if (value.find('\'') != std::string::npos &&
+            value.find('`') != std::string::npos) {
+          // No quoting keeps it literal for the application's loader and a
+          // shell alike (actuator/ssh/env_file.h, QuoteEnvValue).
+          p.Error(kv.second, kp, "must not hold both ' and `");
+          continue;
+        }
         bool ok = true;
         for (std::sregex_iterator
                  it(value.begin(), value.end(), placeholder_re),

@@ -274,7 +274,8 @@ TEST(RewriteEnvTest, HostileValuesLandAsInertQuotedText) {
 // ------------------------------------------------------------ validation
 
 TEST(ValidateEnvTest, RefusesLineBreaksAndNul) {
-  EXPECT_TRUE(EnvValueIsSafe("anything $(x) `y` 'z' \"w\""));
+  EXPECT_TRUE(EnvValueIsSafe("anything $(x) `y` \"w\""));
+  EXPECT_TRUE(EnvValueIsSafe("anything $(x) 'z' \"w\""));
   EXPECT_FALSE(EnvValueIsSafe("a\nB=evil"));
   EXPECT_FALSE(EnvValueIsSafe("a\rB=evil"));
   EXPECT_FALSE(EnvValueIsSafe(std::string("a\0b", 3)));
@@ -283,6 +284,16 @@ TEST(ValidateEnvTest, RefusesLineBreaksAndNul) {
   EXPECT_EQ(ValidateEnv({{"K", "x\nsecret"}}).find("secret"),
             std::string::npos);
   EXPECT_NE(ValidateEnv({{"1K", "x"}}), "");
+}
+
+TEST(ValidateEnvTest, RefusesAQuoteWithABacktick) {
+  // No quoting keeps it literal for both phpdotenv and a shell: in double
+  // quotes (needed for the ') the ` would run in a shell sourcing the file.
+  EXPECT_FALSE(EnvValueIsSafe("it's `reboot`"));
+  EXPECT_NE(ValidateEnv({{"K", "it's `reboot`"}}), "");
+  EXPECT_EQ(ValidateEnv({{"K", "it's `reboot`"}}).find("reboot"),
+            std::string::npos);
+  EXPECT_EQ(RewriteEnv("K=old\n", {{"K", "it's `reboot`"}}), "K=old\n");
 }
 
 TEST(ValidateEnvTest, KeyNames) {
