@@ -181,6 +181,23 @@ void AlertSet::MakeRoom() {
   }
 }
 
+namespace {
+
+// A new entry for `alert` under `key`, seen at `now`; the caller sets
+// whether it fires and when it ends.
+AlertEntry NewEntry(const std::string& key, const Alert& alert, TimePoint now) {
+  AlertEntry e;
+  e.key = key;
+  e.site = SiteOf(alert);
+  e.labels = alert.labels;
+  e.summary = alert.summary;
+  e.starts_at = alert.starts_at;
+  e.last_seen = now;
+  return e;
+}
+
+}  // namespace
+
 ApplyResult AlertSet::Apply(const Alert& alert, TimePoint now) {
   if (!IsDrAlert(alert)) return ApplyResult::kNotDr;
   std::string key = KeyOf(alert);
@@ -208,15 +225,9 @@ ApplyResult AlertSet::Apply(const Alert& alert, TimePoint now) {
       return was_firing ? ApplyResult::kRepeated : ApplyResult::kFiring;
     }
     MakeRoom();
-    AlertEntry e;
-    e.key = key;
-    e.site = SiteOf(alert);
-    e.labels = alert.labels;
-    e.summary = alert.summary;
+    AlertEntry e = NewEntry(key, alert, now);
     e.firing = true;
-    e.starts_at = alert.starts_at;
     e.ends_at = alert.ends_at;
-    e.last_seen = now;
     entries_.emplace(key, std::move(e));
     return ApplyResult::kFiring;
   }
@@ -248,15 +259,9 @@ ApplyResult AlertSet::Apply(const Alert& alert, TimePoint now) {
   // Unknown alert resolved: remember it so that a late firing of it is
   // recognised as stale.
   MakeRoom();
-  AlertEntry e;
-  e.key = key;
-  e.site = SiteOf(alert);
-  e.labels = alert.labels;
-  e.summary = alert.summary;
+  AlertEntry e = NewEntry(key, alert, now);
   e.firing = false;
-  e.starts_at = alert.starts_at;
   e.ends_at = end;
-  e.last_seen = now;
   e.resolved_at = end;
   e.resolution_recorded = now;
   NoteQuiet(e.site, end);

@@ -291,6 +291,15 @@ def scrape(url, timeout=5):
     return Metrics(body.decode())
 
 
+def wait_metric(url, name, value, timeout=5, **labels):
+    """Scrapes `url` until the sample `name`{labels} equals `value`; returns
+    that scrape (AssertionError after `timeout` s)."""
+    def matched():
+        m = scrape(url)
+        return m if m.value(name, **labels) == value else None
+    return wait_until(matched, timeout, message=f"{name}{labels} == {value}")
+
+
 # ---------------------------------------------------------------- config
 
 def write_config(directory, config, name="config.yml"):

@@ -19,7 +19,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "fakes"))
 
 from fake_linode import FakeLinode  # noqa: E402
 from harness import (Process, build_dir, free_port, http,  # noqa: E402
-                     scrape, start_process, wait_until, write_config)
+                     scrape, start_process, wait_metric, wait_until,
+                     write_config)
 from health_server import HealthSite  # noqa: E402
 
 EXPORTER = str(build_dir() / "exporter" / "dr-exporter")
@@ -98,11 +99,8 @@ class DnsCollectorTest(unittest.TestCase):
         return scrape(f"{self.url}/metrics")
 
     def wait_metric(self, name, value, timeout=5, **labels):
-        def matched():
-            m = self.metrics()
-            return m if m.value(name, **labels) == value else None
-        return wait_until(matched, timeout,
-                          message=f"{name}{labels} == {value}")
+        return wait_metric(f"{self.url}/metrics", name, value, timeout,
+                           **labels)
 
     def wait_serving(self, record, site, timeout=5):
         return self.wait_metric("dr_dns_serving_site", 1, timeout,

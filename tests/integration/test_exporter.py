@@ -18,7 +18,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "fakes"))
 
 from fake_linode import FakeLinode  # noqa: E402
 from harness import (build_dir, free_port, http, scrape,  # noqa: E402
-                     start_process, wait_until, write_config)
+                     start_process, wait_metric, wait_until, write_config)
 from health_server import HealthSite  # noqa: E402
 
 EXPORTER = str(build_dir() / "exporter" / "dr-exporter")
@@ -71,12 +71,8 @@ class ExporterTest(unittest.TestCase):
         return scrape(f"{self.url}/metrics")
 
     def wait_metric(self, name, value, timeout=5, **labels):
-        """Waits until the scraped sample equals `value`; returns that scrape."""
-        def matched():
-            m = self.metrics()
-            return m if m.value(name, **labels) == value else None
-        return wait_until(matched, timeout,
-                          message=f"{name}{labels} == {value}")
+        return wait_metric(f"{self.url}/metrics", name, value, timeout,
+                           **labels)
 
     def failures(self, site, reason):
         return self.metrics().value("dr_site_probe_failures_total",
