@@ -1,192 +1,167 @@
 #pragma once
 
-#include <prometheus/counter.h>
-#include <prometheus/family.h>
-#include <prometheus/gauge.h>
-#include <prometheus/histogram.h>
-#include <prometheus/registry.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
-
 #include <chrono>
 #include <condition_variable>
-#include <functional>
-#include <map>
+#include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <set>
 #include <string>
-#include <thread>
-#include <vector>
 
 #include "actuator/actions/dns_switch.h"
 #include "actuator/actions/host_reconfigure.h"
 #include "actuator/intake/alertmanager.h"
 #include "actuator/journal/journal.h"
-#include "actuator/policy/alert_set.h"
-#include "actuator/policy/decision.h"
+#include "actuator/metrics.h"
+#include "actuator/state/observed.h"
+#include "actuator/state/state.h"
 #include "core/config/config.h"
 #include "core/probe/prober.h"
 #include "core/util/stopper.h"
 
 namespace drf::actuator {
 
-using TimePoint = std::chrono::system_clock::time_point;
-using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
-
-/// The actuator's metrics (SPEC.md §6), on one prometheus-cpp registry.
-struct ActuatorMetrics {
-  explicit ActuatorMetrics(const Config& config);
-
-  std::shared_ptr<prometheus::Registry> registry;
-  prometheus::Family<prometheus::Gauge>& serving_site;
-  prometheus::Family<prometheus::Counter>& switches;
-  prometheus::Family<prometheus::Counter>& decisions;
-  prometheus::Family<prometheus::Counter>& actions;
-  prometheus::Family<prometheus::Histogram>& action_duration;
-  prometheus::Family<prometheus::Counter>& webhooks;
-  prometheus::Family<prometheus::Gauge>& firing_alerts;
-  prometheus::Gauge& paused;
-  prometheus::Gauge& converged;
-  prometheus::Gauge& last_switch_timestamp;
-  prometheus::Family<prometheus::Gauge>& config_reload;
-  prometheus::Family<prometheus::Gauge>& standby_host_ready;
-
-  void Action(const std::string& action, bool ok, double seconds);
-};
-
-/// A switch the actuator began: journaled before any step, so a restart
-/// finishes it.
-struct SwitchAction {
-  std::string id;
-  std::string from;
-  std::string to;
-  Trigger trigger = Trigger::kAlert;
-  std::string reason;
-  TimePoint started;
-  bool dns_done = false;
-};
-
-/// Hosts of the serving site still to be reconfigured.
-struct HostWork {
-  std::string action_id;
-  std::string site;
-  std::set<std::string> pending;  // "user@address:port"
-  std::map<std::string, std::string> last_error;
-  int attempts = 0;
-  std::chrono::steady_clock::time_point next_attempt;
-};
-
-/// What the API's switch request came to.
+/// What an operator's switch request came to: the HTTP status and body.
 struct ManualOutcome {
   int http_status = 202;
   std::string json;
 };
 
-/// dr-actuator's core: keeps the firing DR alerts, reads the records at
-/// the provider, decides (policy/decision.h, pure) and converges actual to
-/// desired with the DNS switch and host reconfiguration actions. Every
-/// change of state is journaled before it takes effect, and the state is
-/// rebuilt from the journal at start, so a kill -9 at any point resumes
-/// the same switch rather than starting another.
+/// dr-actuator's orchestration loop: read inputs -> decide -> execute one
+/// step -> journal. The policy is pure (policy/decision.h), the memory is
+/// the journal folded by a pure reducer (state/state.h), and the steps are
+/// the actions (actions/). Every change of State is an event journaled
+/// (fsync'd) and then applied, in seq order, by the journal's writer
+/// thread: State has that one writer, and the state after a crash is the
+/// state before it.
 ///
-/// Thread-safe: webhook and API handlers call in from CivetWeb's threads;
-/// Run() owns the reconcile loop and a host-convergence thread.
+/// Threads, and what each may do:
+///  - the reconcile thread (Run): the only one that decides and acts on
+///    the provider: it journals decision, switch_started, dns_updated,
+///    dns_failed, switch_completed, switch_abandoned and
+///    manual_switch_refused, and writes Observed. Operator switch requests
+///    reach it as intents, decided in order between two rounds, so a switch
+///    never starts while another is before its DNS step (SPEC.md §9).
+///  - the host thread: converges the hosts of the last switch (one
+///    HostReconfigurer loop per piece of work, cancelled when a newer switch
+///    supersedes it); journals host_reconfigured / host_failed.
+///  - the warm thread (StandbyWarmer): keeps SSH sessions to standby hosts.
+///  - HTTP threads (HttpApi): journal webhook, paused and resumed; submit
+///    switch intents and wait for the reconcile thread's answer (bounded);
+///    read the views.
+///  - the journal's writer thread: applies each durable event to State.
+/// Lock order: the journal's lock, then mu_. Nothing holds mu_ while it
+/// calls into the journal (Append waits for the writer thread, which takes
+/// mu_ to apply) or does network I/O, or sleeps.
 class Engine {
  public:
   Engine(std::shared_ptr<const Config> config, bool dry_run,
          std::unique_ptr<Journal> journal,
          std::unique_ptr<linode::DnsApi> dns_api,
-         std::unique_ptr<HostReconfigurer> hosts);
+         std::shared_ptr<HostReconfigurer> hosts);
   ~Engine();
 
-  /// Records a parsed notification durably, then applies it. Returns false
-  /// when it could not be journaled (the webhook answers 503).
+  /// Journals a parsed notification (HTTP thread). Returns false when it
+  /// could not be journaled (the webhook answers 503).
   bool Record(const Notification& notification);
 
+  /// An operator's switch (HTTP thread): 400 for an unknown site, else an
+  /// intent that the reconcile thread decides on; waits for its answer.
+  /// When the reconcile thread does not take it within a bound (a long
+  /// provider call), answers 503 and the intent is withdrawn: nothing
+  /// started.
   ManualOutcome RequestSwitch(const std::string& site,
                               const std::string& reason, bool force);
   bool Pause(const std::string& reason);
   bool Resume();
 
-  std::string StatusJson();
-  std::string EventsJson(std::size_t limit);
+  std::string StatusJson() const;
+  std::string EventsJson(const EventQuery& query) const;
 
-  /// Swaps in a new config (same journal and state).
-  /// Takes effect at the start of the next reconcile. The new config must
-  /// have an actuator section (as the constructor's).
+  /// Swaps in a new config (same journal and state); it takes effect at
+  /// the start of the next round. It must have an actuator section.
   void Reload(std::shared_ptr<const Config> config,
               std::unique_ptr<linode::DnsApi> dns_api,
-              std::unique_ptr<HostReconfigurer> hosts);
+              std::shared_ptr<HostReconfigurer> hosts);
 
-  /// Runs the reconcile loop and host convergence until `stop` fires.
+  /// Runs the reconcile loop, the host and the warm threads until `stop`.
   void Run(const Stopper& stop);
 
-  /// True once the first reconcile has read the provider.
+  /// True once the first round has read the provider.
   bool Ready() const;
 
   ActuatorMetrics& metrics() { return *metrics_; }
   std::shared_ptr<const Config> config() const;
 
+  /// How long an operator's switch waits for the reconcile thread to take
+  /// it up before the answer is 503.
+  static constexpr auto kIntentWait = std::chrono::seconds(30);
+
  private:
-  void Replay();
-  /// Applies one journaled event to the state: at start for the lines of
-  /// the journal, then from the journal's writer thread for each new line.
-  void ApplyEvent(const std::string& line, bool replaying);
-  /// Appends an event durably; `fields` writes its members. Caller holds
-  /// no lock.
-  bool Append(const std::string& type,
-              const std::function<void(JsonWriter&)>& fields);
+  struct Intent;
+
+  // The journal's apply callback (writer thread).
+  bool OnJournaled(const std::string& line);
+  bool Append(const Event& event);
+
+  // The reconcile thread.
   void Reconcile(const Stopper& stop);
-  std::map<std::string, SiteHealth> Confirm(const Stopper& stop);
-  void ProbeRound();
-  bool BeginSwitch(const SwitchAction& action, bool force);
-  void Execute(SwitchAction action, const Stopper& stop);
-  void HostLoop(const Stopper& stop);
-  void WarmLoop(const Stopper& stop);
-  void Wake();
+  void ApplyReload();
+  void ProbeRound(const Config& config);
+  std::map<std::string, SiteHealth> Confirm(const Config& config,
+                                            const Stopper& stop);
+  void ReadDns(const Stopper& stop);
+  DecisionInput Inputs(const Config& config);
+  void ServeIntents(const Stopper& stop);
+  ManualOutcome Serve(const Intent& intent, const Stopper& stop);
+  void DecideAndAct(const Stopper& stop);
+  std::optional<SwitchAction> StartSwitch(
+      const Config& config, const std::string& from, const std::string& to,
+      Trigger trigger, const std::string& reason, bool force);
+  void FinishSwitch(const SwitchAction& action, const Stopper& stop);
+  void CompleteSwitch();
   void UpdateGauges();
-  std::string SnapshotJson() const;
   void MaybeCompact();
+
+  // The host thread.
+  void HostLoop(const Stopper& stop);
+  bool HostWorkToDo() const;  // mu_ held
 
   const bool dry_run_;
   std::unique_ptr<Journal> journal_;
+  std::unique_ptr<ActuatorMetrics> metrics_;
+
+  // The reconcile thread's alone.
+  std::unique_ptr<DnsSwitch> dns_;
+  std::unique_ptr<Prober> prober_;
 
   mutable std::mutex mu_;
-  std::condition_variable_any wake_cv_;
-  bool wake_ = false;
-  std::condition_variable_any host_cv_;
+  std::condition_variable wake_cv_;    // the reconcile thread waits
+  std::condition_variable host_cv_;    // the host thread waits
+  std::condition_variable intent_cv_;  // requesters wait for answers
 
   // Guarded by mu_.
+  State state_;        // written only by OnJournaled
+  Observed observed_;  // written only by the reconcile thread
   std::shared_ptr<const Config> config_;
-  std::unique_ptr<DnsSwitch> dns_;
-  std::shared_ptr<HostReconfigurer> hosts_;  // shared with the host loop
-  std::unique_ptr<Prober> prober_;
-  AlertSet alerts_;
-  bool paused_ = false;
-  std::string pause_reason_;
-  TimePoint paused_at_;
-  std::optional<TimePoint> last_auto_switch_;
-  std::optional<TimePoint> last_manual_switch_;
-  std::optional<SwitchAction> last_switch_;
-  std::optional<SwitchAction> action_;
-  std::optional<HostWork> host_work_;
-  std::map<std::string, SiteHealth> health_;
-  std::map<std::string, ProbeResult> last_probe_;
-  std::string serving_;
-  std::string dns_error_;
-  bool dns_read_ = false;
-  std::optional<Decision> last_decision_;
-  TimePoint last_decision_at_;
-  std::unique_ptr<ActuatorMetrics> metrics_;
-  // A reload waiting for the reconcile thread.
-  struct Pending {
+  std::shared_ptr<HostReconfigurer> hosts_;
+  bool wake_ = false;
+  bool stopping_ = false;
+  std::deque<std::shared_ptr<Intent>> intents_;
+  struct PendingReload {
     std::shared_ptr<const Config> config;
     std::unique_ptr<linode::DnsApi> dns_api;
-    std::unique_ptr<HostReconfigurer> hosts;
+    std::shared_ptr<HostReconfigurer> hosts;
   };
-  std::optional<Pending> pending_reload_;
+  std::optional<PendingReload> pending_reload_;
+  // The last host work the host thread ran to its end, as
+  // "id#generation"; a reload bumps the generation so that work given up on
+  // is tried again with the new config. host_cancel_ stops the work it runs
+  // now (null when idle).
+  std::uint64_t host_generation_ = 0;
+  std::string host_finished_;
+  Stopper* host_cancel_ = nullptr;
 };
 
 }  // namespace drf::actuator

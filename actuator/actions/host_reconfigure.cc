@@ -18,8 +18,9 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using ssh::ErrorKind;
 
-double SecondsSince(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
+double SecondsSince(Clock::time_point start,
+                    Clock::time_point now = Clock::now()) {
+  return std::chrono::duration<double>(now - start).count();
 }
 
 // A command's stderr as one line of a message: control characters become
@@ -153,9 +154,31 @@ Duration HostBackoff(const HostRetryPolicy& policy, int failures, double unit) {
   return Duration(static_cast<Duration::rep>(ceiling * u));
 }
 
+namespace {
+
+class RealRetryClock : public RetryClock {
+ public:
+  Clock::time_point Now() const override { return Clock::now(); }
+  bool WaitFor(Duration d, const Stopper* stop) const override {
+    if (stop != nullptr) return stop->WaitFor(d);
+    std::this_thread::sleep_for(d);
+    return false;
+  }
+};
+
+}  // namespace
+
+const RetryClock& RetryClock::Real() {
+  static const RealRetryClock clock;
+  return clock;
+}
+
 HostReconfigurer::HostReconfigurer(std::shared_ptr<HostActions> actions,
-                                   HostRetryPolicy policy)
-    : actions_(std::move(actions)), policy_(policy) {}
+                                   HostRetryPolicy policy,
+                                   const RetryClock* clock)
+    : actions_(std::move(actions)),
+      policy_(policy),
+      clock_(clock != nullptr ? *clock : RetryClock::Real()) {}
 
 HostReconfigurer::HostReconfigurer(const ActuatorConfig& config,
                                    HostRetryPolicy policy)
@@ -166,7 +189,7 @@ HostReconfigurer::HostReconfigurer(const ActuatorConfig& config,
 HostResult HostReconfigurer::Attempt(const SiteConfig& site,
                                      const HostConfig& host,
                                      int attempt) const {
-  const auto start = Clock::now();
+  const auto start = clock_.Now();
   HostResult r;
   try {
     r = actions_->Reconfigure(site, host);
@@ -182,7 +205,7 @@ HostResult HostReconfigurer::Attempt(const SiteConfig& site,
   if (r.host.empty()) r.host = ssh::HostName(host);
   if (r.ok) r.error_kind = ErrorKind::kNone;
   r.attempts = 1;
-  r.seconds = SecondsSince(start);
+  r.seconds = SecondsSince(start, clock_.Now());
   const std::string n = std::to_string(attempt);
   if (r.ok) {
     log::Info("host reconfigured",
@@ -201,14 +224,6 @@ HostResult HostReconfigurer::Attempt(const SiteConfig& site,
   return r;
 }
 
-std::vector<HostResult> HostReconfigurer::ReconfigureOnce(
-    const SiteConfig& site, const std::vector<HostConfig>& hosts) const {
-  std::vector<HostResult> results(hosts.size());
-  RunParallel(hosts.size(),
-              [&](std::size_t i) { results[i] = Attempt(site, hosts[i], 1); });
-  return results;
-}
-
 std::vector<bool> HostReconfigurer::Warm(
     const std::vector<HostConfig>& hosts) const {
   try {
@@ -222,7 +237,7 @@ HostResult HostReconfigurer::Converge(const SiteConfig& site,
                                       const HostConfig& host,
                                       const Stopper* stop,
                                       const Observer& observer) const {
-  const auto start = Clock::now();
+  const auto start = clock_.Now();
   const bool gives_up = policy_.give_up_after.count() > 0;
   const auto give_up_at = start + policy_.give_up_after;
   std::mt19937_64 rng(std::random_device{}());
@@ -243,7 +258,7 @@ HostResult HostReconfigurer::Converge(const SiteConfig& site,
     total.changed = total.changed || r.changed;
     total.reused_session = r.reused_session;
     total.attempts = attempt;
-    total.seconds = SecondsSince(start);
+    total.seconds = SecondsSince(start, clock_.Now());
     if (observer) {
       try {
         observer(site, total);
@@ -254,7 +269,7 @@ HostResult HostReconfigurer::Converge(const SiteConfig& site,
     if (total.error_kind == ErrorKind::kInvalid) break;  // never converges
 
     const Duration delay = HostBackoff(policy_, attempt, unit(rng));
-    if (gives_up && Clock::now() + delay >= give_up_at) {
+    if (gives_up && clock_.Now() + delay >= give_up_at) {
       log::Error("host reconfiguration gave up",
                  {{"site", site.name},
                   {"host", total.host},
@@ -263,13 +278,7 @@ HostResult HostReconfigurer::Converge(const SiteConfig& site,
                   {"err", total.message}});
       break;
     }
-    bool stopped = false;
-    if (stop != nullptr) {
-      stopped = stop->WaitFor(delay);
-    } else {
-      std::this_thread::sleep_for(delay);
-    }
-    if (stopped) {
+    if (clock_.WaitFor(delay, stop)) {
       total.message = "stopped while retrying; last error (" +
                       std::string(total.error_kind_name()) +
                       "): " + total.message;
@@ -277,16 +286,22 @@ HostResult HostReconfigurer::Converge(const SiteConfig& site,
       break;
     }
   }
-  total.seconds = SecondsSince(start);
+  total.seconds = SecondsSince(start, clock_.Now());
   return total;
 }
 
 std::vector<HostResult> HostReconfigurer::Reconfigure(
     const SiteConfig& site, const Stopper* stop,
     const Observer& observer) const {
-  std::vector<HostResult> results(site.hosts.size());
-  RunParallel(site.hosts.size(), [&](std::size_t i) {
-    results[i] = Converge(site, site.hosts[i], stop, observer);
+  return Reconfigure(site, site.hosts, stop, observer);
+}
+
+std::vector<HostResult> HostReconfigurer::Reconfigure(
+    const SiteConfig& site, const std::vector<HostConfig>& hosts,
+    const Stopper* stop, const Observer& observer) const {
+  std::vector<HostResult> results(hosts.size());
+  RunParallel(hosts.size(), [&](std::size_t i) {
+    results[i] = Converge(site, hosts[i], stop, observer);
   });
   return results;
 }

@@ -112,12 +112,28 @@ struct HostRetryPolicy {
 /// `unit` is uniform in [0, 1). Pure.
 Duration HostBackoff(const HostRetryPolicy& policy, int failures, double unit);
 
-/// Reconfigures every host of a site in parallel, one thread per host, each
-/// host retried on its own: one host's failure never delays, fails or
-/// undoes another, and a failing host is retried until it converges, gives
-/// up (HostRetryPolicy) or the Stopper fires. Every failed attempt is
-/// logged (warn) and passed to the observer, so a failure is reported while
-/// it is being retried, not only at the end.
+/// The time source of host retries, injectable so that tests run the real
+/// retry loop without sleeping. Thread-safe.
+class RetryClock {
+ public:
+  virtual ~RetryClock() = default;
+  virtual std::chrono::steady_clock::time_point Now() const = 0;
+  /// Waits `d`, or until `stop` (if any) fires; true when stopped.
+  virtual bool WaitFor(Duration d, const Stopper* stop) const = 0;
+  /// steady_clock, waiting on the Stopper (never a busy wait).
+  static const RetryClock& Real();
+};
+
+/// THE host convergence loop (SPEC.md §6: "one host's failure is reported
+/// and retried without undoing the others"): reconfigures hosts of a site
+/// in parallel, one thread per host, each host retried on its own with
+/// HostBackoff between attempts (waiting on the Stopper, never spinning):
+/// one host's failure never delays, fails or undoes another, and a failing
+/// host is retried until it converges, gives up (HostRetryPolicy), fails
+/// with kInvalid (never converges), or the Stopper fires. Every attempt is
+/// logged and passed to the observer as it happens, so a failure is
+/// reported while it is being retried, not only at the end. The actuator
+/// runs it with give_up_after 0 and a Stopper per piece of work.
 ///
 /// Owns a shared HostActions. Const and thread-safe: several calls may run
 /// at once (the caller keeps two calls for the same site from overlapping,
@@ -133,25 +149,27 @@ class HostReconfigurer {
   using Observer =
       std::function<void(const SiteConfig& site, const HostResult& so_far)>;
 
+  /// `clock` (default RetryClock::Real()) must outlive this.
   explicit HostReconfigurer(std::shared_ptr<HostActions> actions,
-                            HostRetryPolicy policy = {});
+                            HostRetryPolicy policy = {},
+                            const RetryClock* clock = nullptr);
   /// With the SSH implementation (SshHostActions) for `config`.
   explicit HostReconfigurer(const ActuatorConfig& config,
                             HostRetryPolicy policy = {});
 
-  /// One attempt on each of `hosts` (usually the ones still failing), all
-  /// at once. Results in the order of `hosts`. For callers that schedule
-  /// retries themselves.
-  std::vector<HostResult> ReconfigureOnce(
-      const SiteConfig& site, const std::vector<HostConfig>& hosts) const;
-
-  /// Every host of `site`, in parallel, each retried until it succeeds,
-  /// gives up, or `stop` fires (then its result is kCancelled, naming the
-  /// last error). Blocks until all are done; results in the order of
-  /// `site.hosts`. A site with no hosts yields no results.
+  /// Every host of `site`, as below.
   std::vector<HostResult> Reconfigure(const SiteConfig& site,
                                       const Stopper* stop = nullptr,
                                       const Observer& observer = {}) const;
+
+  /// `hosts` (of `site`; usually the ones still pending), in parallel, each
+  /// retried until it succeeds, gives up, or `stop` fires (then its result
+  /// is kCancelled, naming the last error). Blocks until all are done;
+  /// results in the order of `hosts`. No hosts, no results.
+  std::vector<HostResult> Reconfigure(const SiteConfig& site,
+                                      const std::vector<HostConfig>& hosts,
+                                      const Stopper* stop,
+                                      const Observer& observer) const;
 
   /// HostActions::Warm(hosts); returns when it is done. An exception is
   /// swallowed (warming is best effort) and gives an empty result.
@@ -167,6 +185,7 @@ class HostReconfigurer {
 
   std::shared_ptr<HostActions> actions_;
   HostRetryPolicy policy_;
+  const RetryClock& clock_;
 };
 
 }  // namespace drf::actuator

@@ -3,6 +3,8 @@
 #include <prometheus/text_serializer.h>
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
 #include <sstream>
 
@@ -15,7 +17,7 @@ namespace {
 http::ServerResponse JsonMessage(int status, std::string_view key,
                                  std::string_view message) {
   rapidjson::StringBuffer buf;
-  JsonWriter w(buf);
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
   w.StartObject();
   w.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
   w.String(message.data(), static_cast<rapidjson::SizeType>(message.size()));
@@ -174,7 +176,7 @@ void HttpApi::Register(http::Server& server) {
   });
   server.Handle("GET", "/api/v1/events", [this](const http::ServerRequest& r) {
     if (!Authorized(r, false)) return Unauthorized();
-    std::size_t limit = 100;
+    EventQuery query;
     std::string l = r.QueryParam("limit");
     if (!l.empty()) {
       char* end = nullptr;
@@ -182,9 +184,26 @@ void HttpApi::Register(http::Server& server) {
       if (*end != '\0' || v < 1 || v > 10000) {
         return JsonMessage(400, "error", "limit: an integer from 1 to 10000");
       }
-      limit = static_cast<std::size_t>(v);
+      query.limit = static_cast<std::size_t>(v);
     }
-    return http::ServerResponse::Json(200, engine_.EventsJson(limit));
+    // type=a,b (event types, as journaled); since=RFC 3339.
+    const std::string types = r.QueryParam("type");
+    for (std::size_t start = 0; start < types.size();) {
+      std::size_t comma = types.find(',', start);
+      if (comma == std::string::npos) comma = types.size();
+      if (comma > start) query.types.insert(types.substr(start, comma - start));
+      start = comma + 1;
+    }
+    if (const std::string since = r.QueryParam("since"); !since.empty()) {
+      auto t = ParseRfc3339(since);
+      if (!t) {
+        return JsonMessage(400, "error",
+                           "since: an RFC 3339 time, e.g. "
+                           "2026-01-02T15:04:05Z");
+      }
+      query.since = *t;
+    }
+    return http::ServerResponse::Json(200, engine_.EventsJson(query));
   });
   server.Handle("GET", "/metrics", [this](const http::ServerRequest&) {
     std::ostringstream out;

@@ -1,16 +1,32 @@
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
 namespace drf::actuator {
+
+/// Which events GET /api/v1/events lists.
+struct EventQuery {
+  std::size_t limit = 100;
+  std::set<std::string> types;  // empty: every type
+  std::optional<std::chrono::system_clock::time_point> since;
+};
+
+/// The events found: journal lines (JSON objects), newest first.
+struct EventPage {
+  std::vector<std::string> lines;
+  std::uint64_t unreadable_lines = 0;
+};
 
 /// The actuator's durable memory: an append-only journal of JSON lines
 /// (journal.jsonl, one event per line) plus a compacted snapshot
@@ -28,7 +44,8 @@ namespace drf::actuator {
 class Journal {
  public:
   /// Called by the writer thread for each durable line, in seq order.
-  using Apply = std::function<void(const std::string& line)>;
+  /// Returns whether the line matters for the audit trail.
+  using Apply = std::function<bool(const std::string& line)>;
 
   /// Opens (creating) `dir`, reads snapshot.json and the lines written
   /// after it (from journal.jsonl.1 and journal.jsonl). A torn last line (a
@@ -45,6 +62,11 @@ class Journal {
   /// Lines with a seq above snapshot_seq(), oldest first, as read at open.
   const std::vector<std::string>& replay() const { return replay_; }
 
+  /// Feeds every line of replay() to `apply`, in order.
+  void Replay(const Apply& apply) {
+    for (const std::string& line : replay_) apply(line);
+  }
+
   /// Sets the apply callback; call once, before the first Append.
   void SetApply(Apply apply) { apply_ = std::move(apply); }
 
@@ -55,6 +77,7 @@ class Journal {
 
   /// Up to `limit` most recent lines, newest first (from memory).
   std::vector<std::string> Recent(std::size_t limit) const;
+  EventPage Events(const EventQuery& query) const;
 
   /// Saves `state()` as the snapshot, atomically, at a seq boundary: new
   /// appends wait while every queued line is written and applied, then

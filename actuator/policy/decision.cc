@@ -282,8 +282,17 @@ std::string_view TriggerName(Trigger trigger) {
       return "failback";
     case Trigger::kManual:
       return "manual";
+    case Trigger::kDrill:
+      return "drill";
   }
   return "unknown";
+}
+
+std::optional<Trigger> ParseTrigger(std::string_view name) {
+  for (Trigger t : kAllTriggers) {
+    if (TriggerName(t) == name) return t;
+  }
+  return std::nullopt;
 }
 
 Decision Decide(const DecisionInput& in) {

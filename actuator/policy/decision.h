@@ -40,10 +40,17 @@ std::string_view OutcomeName(Outcome outcome);
 bool MovesTraffic(Outcome outcome);
 
 /// Why a switch happens: the `trigger` label of dr_actuator_switches_total.
-enum class Trigger { kAlert, kFailback, kManual };
+enum class Trigger { kAlert, kFailback, kManual, kDrill };
 
-/// "alert", "failback", "manual".
+/// Every Trigger, in declaration order (to pre-create metric series).
+inline constexpr std::array<Trigger, 4> kAllTriggers = {
+    Trigger::kAlert, Trigger::kFailback, Trigger::kManual, Trigger::kDrill};
+
+/// "alert", "failback", "manual", "drill".
 std::string_view TriggerName(Trigger trigger);
+
+/// The Trigger named `name` (TriggerName's inverse); nullopt for others.
+std::optional<Trigger> ParseTrigger(std::string_view name);
 
 /// A site's health as the actuator's own confirmation probes last saw it
 /// (not the exporters'). With confirm.probes 0 only `healthy_since` is read.

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <map>
@@ -260,28 +261,120 @@ TEST(HostReconfigurerTest, AnExceptionIsAFailureOfThatHostOnly) {
   auto fake = std::make_shared<FakeHostActions>();
   fake->Script("10.0.0.1", {{true, ErrorKind::kNone, false, true}, kOk});
   HostReconfigurer r(fake, Fast());
-  auto once = r.ReconfigureOnce(Site(2), Site(2).hosts);
-  EXPECT_FALSE(once[0].ok);
-  EXPECT_NE(once[0].message.find("boom"), std::string::npos);
-  EXPECT_EQ(once[0].host, "deploy@10.0.0.1:22");
-  EXPECT_TRUE(once[1].ok);
+  std::mutex mu;
+  std::vector<HostResult> first;  // each host's first attempt
+  auto results = r.Reconfigure(Site(2), nullptr,
+                               [&](const SiteConfig&, const HostResult& h) {
+                                 std::lock_guard<std::mutex> lock(mu);
+                                 if (h.attempts == 1) first.push_back(h);
+                               });
+  ASSERT_EQ(first.size(), 2u);
+  std::sort(
+      first.begin(), first.end(),
+      [](const HostResult& a, const HostResult& b) { return a.host < b.host; });
+  EXPECT_FALSE(first[0].ok);
+  EXPECT_NE(first[0].message.find("boom"), std::string::npos);
+  EXPECT_EQ(first[0].host, "deploy@10.0.0.1:22");
+  EXPECT_TRUE(first[1].ok);
+  // The exception was that attempt's failure: the host is retried.
+  EXPECT_TRUE(results[0].ok);
+  EXPECT_EQ(results[0].attempts, 2);
 }
 
-TEST(HostReconfigurerTest, ReconfigureOnceMakesOneAttemptPerHost) {
+TEST(HostReconfigurerTest, ASubsetOfHostsTouchesOnlyThoseHosts) {
   auto fake = std::make_shared<FakeHostActions>();
-  fake->Script("10.0.0.2", {kDown});
+  fake->Script("10.0.0.2", {kDown, kOk});
   fake->set_delay(200ms);
   HostReconfigurer r(fake, Fast());
   SiteConfig site = Site(3);
-  auto results = r.ReconfigureOnce(site, {site.hosts[1], site.hosts[2]});
+  std::atomic<int> reports{0};
+  auto results = r.Reconfigure(site, {site.hosts[1], site.hosts[2]}, nullptr,
+                               [&](const SiteConfig&, const HostResult& h) {
+                                 if (!h.ok) {
+                                   EXPECT_EQ(h.error_kind, ErrorKind::kConnect);
+                                   EXPECT_EQ(h.attempts, 1);
+                                 }
+                                 ++reports;
+                               });
   ASSERT_EQ(results.size(), 2u);
-  EXPECT_FALSE(results[0].ok);
-  EXPECT_EQ(results[0].error_kind, ErrorKind::kConnect);
-  EXPECT_EQ(results[0].attempts, 1);
+  EXPECT_TRUE(results[0].ok);
+  EXPECT_EQ(results[0].attempts, 2);
   EXPECT_TRUE(results[1].ok);
-  EXPECT_EQ(fake->calls("10.0.0.2"), 1);
+  EXPECT_EQ(results[1].attempts, 1);
+  EXPECT_EQ(reports, 3);
+  EXPECT_EQ(fake->calls("10.0.0.2"), 2);
   EXPECT_EQ(fake->calls("10.0.0.1"), 0);
   EXPECT_EQ(fake->max_in_flight(), 2);
+}
+
+// A clock whose waits return at once and move its time forward by the
+// wait: the real retry loop, without sleeping.
+class FakeRetryClock : public RetryClock {
+ public:
+  std::chrono::steady_clock::time_point Now() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return now_;
+  }
+  bool WaitFor(Duration d, const Stopper* stop) const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    waits_.push_back(d);
+    now_ += d;
+    return stop != nullptr && stop->stopped();
+  }
+  std::vector<Duration> waits() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return waits_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  mutable std::chrono::steady_clock::time_point now_{};
+  mutable std::vector<Duration> waits_;
+};
+
+TEST(HostReconfigurerTest, RetriesWaitTheBackoffOnTheInjectedClock) {
+  auto fake = std::make_shared<FakeHostActions>();
+  fake->Script("10.0.0.1", {kDown, kDown, kDown, kDown, kOk});
+  FakeRetryClock clock;
+  HostRetryPolicy p;
+  p.base = 1s;
+  p.cap = 4s;
+  p.give_up_after = 0ms;
+  HostReconfigurer r(fake, p, &clock);
+  auto start = std::chrono::steady_clock::now();
+  auto results = r.Reconfigure(Site(1));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);  // never slept
+  EXPECT_TRUE(results[0].ok);
+  EXPECT_EQ(results[0].attempts, 5);
+  // One wait between two attempts, each below its ceiling (1, 2, 4, 4 s).
+  auto waits = clock.waits();
+  ASSERT_EQ(waits.size(), 4u);
+  const Duration ceilings[] = {1s, 2s, 4s, 4s};
+  for (std::size_t i = 0; i < waits.size(); ++i) {
+    EXPECT_GE(waits[i], 0ms);
+    EXPECT_LT(waits[i], ceilings[i]) << i;
+  }
+}
+
+TEST(HostReconfigurerTest, GivesUpByTheInjectedClock) {
+  auto fake = std::make_shared<FakeHostActions>();
+  fake->Script("10.0.0.1", {kDown});
+  FakeRetryClock clock;
+  HostRetryPolicy p;
+  p.base = 10s;
+  p.cap = 60s;
+  p.give_up_after = 10min;
+  HostReconfigurer r(fake, p, &clock);
+  auto results = r.Reconfigure(Site(1));
+  EXPECT_FALSE(results[0].ok);
+  EXPECT_EQ(results[0].error_kind, ErrorKind::kConnect);
+  // Attempts until the next wait would pass the deadline; the waits never
+  // add up to more than it.
+  Duration waited{};
+  for (Duration d : clock.waits()) waited += d;
+  EXPECT_LT(waited, 10min);
+  EXPECT_EQ(results[0].attempts, static_cast<int>(clock.waits().size()) + 1);
+  EXPECT_GT(results[0].attempts, 5);
 }
 
 TEST(HostReconfigurerTest, WarmPassesTheHostsOnAndIsBestEffort) {

@@ -36,7 +36,10 @@ class JournalTest : public ::testing::Test {
 TEST_F(JournalTest, LinesAreNumberedDurableAndAppliedWhenAppendReturns) {
   Journal j(dir_);
   std::vector<std::string> applied;
-  j.SetApply([&](const std::string& l) { applied.push_back(l); });
+  j.SetApply([&](const std::string& l) {
+    applied.push_back(l);
+    return true;
+  });
   ASSERT_TRUE(j.Append(R"({"type":"a"})"));
   ASSERT_TRUE(j.Append("{}"));
   EXPECT_EQ(File("journal.jsonl"), "{\"seq\":1,\"type\":\"a\"}\n{\"seq\":2}\n");
@@ -73,7 +76,10 @@ TEST_F(JournalTest, TornLastLineIsDroppedAndCutAway) {
 TEST_F(JournalTest, ConcurrentAppendsAreWholeAndInSeqOrder) {
   Journal j(dir_);
   std::vector<std::uint64_t> applied;
-  j.SetApply([&](const std::string& l) { applied.push_back(LineSeq(l)); });
+  j.SetApply([&](const std::string& l) {
+    applied.push_back(LineSeq(l));
+    return true;
+  });
   constexpr int kThreads = 8;
   constexpr int kEach = 200;
   std::vector<std::thread> threads;
@@ -100,7 +106,10 @@ TEST_F(JournalTest, CompactionIsASeqBoundaryEvenUnderLoad) {
   {
     Journal j(dir_);
     std::atomic<std::uint64_t> applied{0};
-    j.SetApply([&](const std::string&) { ++applied; });
+    j.SetApply([&](const std::string&) {
+      ++applied;
+      return true;
+    });
     std::atomic<bool> done{false};
     std::thread writer([&] {
       while (!done) j.Append("{}");
