@@ -24,6 +24,7 @@ constexpr std::size_t kMaxHosts = 256;
 constexpr std::size_t kMaxRecords = 64;
 constexpr std::size_t kMaxTables = 64;
 constexpr std::size_t kMaxEnv = 64;
+constexpr std::size_t kMaxAlertmanagers = 10;
 
 bool IsIpv4(const std::string& s) {
   in_addr a{};
@@ -568,6 +569,51 @@ void ParseActivate(Parser& p, const YAML::Node& n, ActivateConfig* a) {
   }
 }
 
+void ParseAlertmanagerPull(Parser& p, const YAML::Node& n,
+                           std::optional<AlertmanagerPullConfig>* out) {
+  const std::string path = "actuator.alertmanager";
+  if (!p.CheckMap(n, path,
+                  {"urls", "interval", "timeout", "bearer_token_file"})) {
+    return;
+  }
+  AlertmanagerPullConfig am;
+  if (!p.StringList(n, "urls", path, kMaxAlertmanagers, &am.urls)) {
+    if (!Parser::Has(n, "urls")) p.Error(n, path + ".urls", "required");
+  } else if (am.urls.empty()) {
+    p.Error(n["urls"], path + ".urls", "at least one URL is required");
+  }
+  std::set<std::string> seen;
+  for (std::size_t i = 0; i < am.urls.size(); ++i) {
+    std::string& url = am.urls[i];
+    const std::string up = Parser::Index(path + ".urls", i);
+    if (!IsHttpUrl(url)) {
+      p.Error(n["urls"][i], up, "not an http(s) URL");
+      continue;
+    }
+    // The puller appends /api/v2/alerts; a path prefix (--web.route-prefix)
+    // stays.
+    while (!url.empty() && url.back() == '/') url.pop_back();
+    if (!seen.insert(url).second) {
+      p.Error(n["urls"][i], up,
+              "duplicate URL \"" + Parser::Truncate(url) + "\"");
+    }
+  }
+  bool interval_set =
+      p.Dur(n, "interval", path, std::chrono::seconds(1), &am.interval);
+  if (interval_set && am.interval > std::chrono::hours(1)) {
+    p.Error(n["interval"], path + ".interval", "must be at most 1h");
+  }
+  bool timeout_set =
+      p.Dur(n, "timeout", path, std::chrono::milliseconds(10), &am.timeout);
+  if (am.timeout >= am.interval) {
+    p.Error(timeout_set ? n["timeout"] : n, path + ".timeout",
+            "must be less than " + path + ".interval (" +
+                FormatDuration(am.interval) + ")");
+  }
+  p.String(n, "bearer_token_file", path, &am.bearer_token_file);
+  *out = std::move(am);
+}
+
 void ParseActuator(Parser& p, const YAML::Node& root, Config* c) {
   YAML::Node n = root["actuator"];
   if (!n.IsDefined() || n.IsNull()) return;
@@ -575,7 +621,7 @@ void ParseActuator(Parser& p, const YAML::Node& root, Config* c) {
   if (!p.CheckMap(n, path,
                   {"mode", "failback", "failback_after", "cooldown", "confirm",
                    "state_dir", "webhook_token_file", "api_token_file", "ssh",
-                   "activate"})) {
+                   "activate", "alertmanager"})) {
     return;
   }
   ActuatorConfig a;
@@ -631,6 +677,10 @@ void ParseActuator(Parser& p, const YAML::Node& root, Config* c) {
   YAML::Node activate = n["activate"];
   if (activate.IsDefined() && !activate.IsNull()) {
     ParseActivate(p, activate, &a.activate);
+  }
+  YAML::Node alertmanager = n["alertmanager"];
+  if (alertmanager.IsDefined() && !alertmanager.IsNull()) {
+    ParseAlertmanagerPull(p, alertmanager, &a.alertmanager);
   }
   // With a dynamodb section the missing region is reported there already.
   for (const auto& [key, value] : a.activate.env) {

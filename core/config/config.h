@@ -93,6 +93,17 @@ struct ActivateConfig {
       const SiteConfig& site) const;
 };
 
+/// actuator.alertmanager (SPEC.md §10): the Alertmanager cluster the
+/// actuator pulls the active DR alerts from, as well as receiving webhooks.
+struct AlertmanagerPullConfig {
+  /// The cluster's members, tried in order; the first that answers wins.
+  /// http(s), trailing slashes trimmed, no duplicates, 1 to 10 entries.
+  std::vector<std::string> urls;
+  Duration interval = std::chrono::seconds(15);  // 1s to 1h
+  Duration timeout = std::chrono::seconds(5);    // per request; < interval
+  std::string bearer_token_file;                 // "" for no Authorization
+};
+
 struct ActuatorConfig {
   ActuatorMode mode = ActuatorMode::kAuto;
   FailbackPolicy failback = FailbackPolicy::kManual;
@@ -104,6 +115,7 @@ struct ActuatorConfig {
   std::string api_token_file;
   SshConfig ssh;
   ActivateConfig activate;
+  std::optional<AlertmanagerPullConfig> alertmanager;
 };
 
 /// The whole configuration file of SPEC.md §4, validated. Immutable once

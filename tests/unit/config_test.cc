@@ -84,6 +84,51 @@ TEST(ConfigTest, FullConfigLoadsEverySection) {
   EXPECT_EQ(env[0],
             (std::pair<std::string, std::string>{"AWS_REGION", "eu-west-1"}));
   EXPECT_EQ(env[1].second, "eu-central@198.51.100.10");
+  ASSERT_TRUE(c->actuator->alertmanager.has_value());
+  const AlertmanagerPullConfig& am = *c->actuator->alertmanager;
+  EXPECT_EQ(am.urls, (std::vector<std::string>{
+                         "http://alertmanager-0:9093",  // slash trimmed
+                         "https://alertmanager-1.example.net/am"}));
+  EXPECT_EQ(am.interval, std::chrono::seconds(30));
+  EXPECT_EQ(am.timeout, std::chrono::seconds(2));
+  EXPECT_EQ(am.bearer_token_file, "/etc/dr-failover/alertmanager-token");
+}
+
+TEST(ConfigTest, AlertmanagerPullIsOptionalAndDefaulted) {
+  const std::string minimal = ReadFile(Testdata("valid-minimal.yml"));
+  auto without = LoadConfigText(minimal + "actuator:\n  mode: auto\n", "c.yml");
+  ASSERT_TRUE(without->actuator.has_value());
+  EXPECT_FALSE(without->actuator->alertmanager.has_value());
+
+  auto with = LoadConfigText(
+      minimal + "actuator:\n  alertmanager:\n    urls: [http://am:9093]\n",
+      "c.yml");
+  ASSERT_TRUE(with->actuator->alertmanager.has_value());
+  const AlertmanagerPullConfig& am = *with->actuator->alertmanager;
+  EXPECT_EQ(am.urls, std::vector<std::string>{"http://am:9093"});
+  EXPECT_EQ(am.interval, std::chrono::seconds(15));
+  EXPECT_EQ(am.timeout, std::chrono::seconds(5));
+  EXPECT_EQ(am.bearer_token_file, "");
+}
+
+TEST(ConfigTest, AlertmanagerPullBoundsAreInclusive) {
+  const std::string minimal = ReadFile(Testdata("valid-minimal.yml"));
+  auto load = [&](const std::string& fields) {
+    return ErrorOf(
+        minimal + "actuator:\n  alertmanager:\n    urls: [http://am:9093]\n" +
+            fields,
+        "c.yml");
+  };
+  EXPECT_EQ(load("    interval: 1s\n    timeout: 999ms\n"), "");
+  EXPECT_EQ(load("    interval: 1h\n"), "");
+  EXPECT_EQ(load("    interval: 1h1s\n"),
+            "c.yml:10: actuator.alertmanager.interval: must be at most 1h");
+  std::string ten;
+  for (int i = 0; i < 10; ++i) ten += ", http://am-" + std::to_string(i);
+  EXPECT_EQ(ErrorOf(minimal + "actuator:\n  alertmanager:\n    urls: [" +
+                        ten.substr(2) + "]\n",
+                    "c.yml"),
+            "");
 }
 
 TEST(ConfigTest, MinimalConfigGetsDefaults) {
