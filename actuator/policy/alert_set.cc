@@ -199,21 +199,35 @@ AlertEntry NewEntry(const std::string& key, const Alert& alert, TimePoint now) {
 }  // namespace
 
 ApplyResult AlertSet::Apply(const Alert& alert, TimePoint now) {
+  return Apply(alert, now, AlertSource::kWebhook);
+}
+
+ApplyResult AlertSet::Apply(const Alert& alert, TimePoint now,
+                            AlertSource source) {
   if (!IsDrAlert(alert)) return ApplyResult::kNotDr;
   std::string key = KeyOf(alert);
   auto it = entries_.find(key);
+  const bool pull = source == AlertSource::kPull;
+  // Newer news than the pull's request.
+  if (pull && it != entries_.end() && it->second.last_seen > now) {
+    return ApplyResult::kIgnoredStale;
+  }
 
   if (alert.status == AlertStatus::kFiring) {
     if (it != entries_.end()) {
       AlertEntry& e = it->second;
-      if (e.resolved_at && alert.starts_at <= *e.resolved_at &&
+      if (!pull && e.resolved_at && alert.starts_at <= *e.resolved_at &&
           e.resolution_recorded &&
           now - *e.resolution_recorded < options_.reorder_window) {
         return ApplyResult::kIgnoredStale;
       }
       // An earlier firing of an alert that has fired again since.
-      if (e.firing && alert.starts_at < e.starts_at) {
+      if (!pull && e.firing && alert.starts_at < e.starts_at) {
         return ApplyResult::kIgnoredStale;
+      }
+      if (pull) {
+        e.resolved_at.reset();
+        e.resolution_recorded.reset();
       }
       bool was_firing = CountsAsFiring(e, now);
       e.firing = true;

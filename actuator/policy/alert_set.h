@@ -69,6 +69,17 @@ enum class ApplyResult {
 
 std::string_view ApplyResultName(ApplyResult result);
 
+/// Where an alert given to AlertSet::Apply comes from.
+enum class AlertSource {
+  /// A webhook notification (or its journal record): may be late, repeated
+  /// or out of order, so the staleness rules apply.
+  kWebhook,
+  /// A change computed by PullChanges (actuator/intake/alertmanager_pull.h)
+  /// from a successful pull: Alertmanager's word on what is active at the
+  /// time of the request, so it counts at once, reorder window or not.
+  kPull,
+};
+
 /// The set of DR alerts (SPEC.md §6), keyed by Alertmanager fingerprint: the
 /// level the actuator converges on. Duplicates and repeats change nothing
 /// but last_seen; a notification older than what the set already knows
@@ -92,6 +103,20 @@ class AlertSet {
   ///   unless the alert fires again with a startsAt after that end
   ///   (kIgnoredStale: a late resolution of an earlier firing).
   ApplyResult Apply(const Alert& alert, TimePoint now);
+
+  /// Apply(alert, now) for kWebhook. For kPull, `now` is the time of the
+  /// pull's request (when the caller copied the set PullChanges compared
+  /// with), and:
+  /// - an entry that an Apply at a later time than `now` touched (a webhook
+  ///   that arrived while the request was under way) is left alone
+  ///   (kIgnoredStale): the pull could not have seen it;
+  /// - firing: stored as firing whatever the reorder window and the startsAt
+  ///   of a stored firing say (a silence that expired lists the alert again
+  ///   with its original startsAt: it fires at once); the earlier resolution
+  ///   is forgotten, so that the notifications Alertmanager then repeats are
+  ///   not taken as stale;
+  /// - resolved: as for a webhook (PullChanges sets its end to `now`).
+  ApplyResult Apply(const Alert& alert, TimePoint now, AlertSource source);
 
   /// Sites with at least one firing DR alert that has not expired at `now`:
   /// its end is TimePoint{} or strictly after `now` (an alert whose endsAt

@@ -334,6 +334,75 @@ TEST(AlertSetTest, RefusesCorruptStateAndKeepsItsOwn) {
   }
 }
 
+// A silence on a firing DR alert: the pull resolves it (absent from the
+// list); the silence expires and the pull lists it again with its original
+// startsAt. A webhook with that startsAt inside the reorder window is
+// stale; the pull is Alertmanager's word and fires at once.
+TEST(AlertSetTest, PulledFiringAfterAPulledResolutionCountsAtOnce) {
+  AlertSet set;
+  ASSERT_EQ(set.Apply(Firing("us-east", kT0), kT0), ApplyResult::kFiring);
+  Alert gone = Resolved("us-east", kT0, kT0 + 1min);
+  ASSERT_EQ(set.Apply(gone, kT0 + 1min, AlertSource::kPull),
+            ApplyResult::kResolved);
+  EXPECT_TRUE(set.FiringSites(kT0 + 1min).empty());
+
+  EXPECT_EQ(set.Apply(Firing("us-east", kT0), kT0 + 2min),
+            ApplyResult::kIgnoredStale);
+  EXPECT_TRUE(set.FiringSites(kT0 + 2min).empty());
+
+  EXPECT_EQ(set.Apply(Firing("us-east", kT0, kT0 + 7min), kT0 + 2min,
+                      AlertSource::kPull),
+            ApplyResult::kFiring);
+  EXPECT_EQ(set.FiringSites(kT0 + 2min), Sites{"us-east"});
+  // Alertmanager's webhook repeats for it are repeats, not stale.
+  EXPECT_EQ(set.Apply(Firing("us-east", kT0), kT0 + 3min),
+            ApplyResult::kRepeated);
+  EXPECT_EQ(set.FiringSites(kT0 + 8min), Sites{"us-east"});
+}
+
+TEST(AlertSetTest, PulledFiringOverridesAStoredLaterStart) {
+  AlertSet set;
+  ASSERT_EQ(set.Apply(Firing("us-east", kT0 + 1min), kT0 + 1min),
+            ApplyResult::kFiring);
+  EXPECT_EQ(set.Apply(Firing("us-east", kT0), kT0 + 2min),
+            ApplyResult::kIgnoredStale);
+  EXPECT_EQ(set.Apply(Firing("us-east", kT0), kT0 + 2min, AlertSource::kPull),
+            ApplyResult::kRepeated);
+  EXPECT_EQ(set.Firing(kT0 + 2min)[0].starts_at, kT0);
+}
+
+// The pull's request went out at kT0 + 1min; a webhook touched the alert
+// while it was under way: the pull's view is older and is not applied.
+TEST(AlertSetTest, PullIgnoresWhatAWebhookChangedAfterItsRequest) {
+  AlertSet set;
+  ASSERT_EQ(set.Apply(Firing("us-east", kT0), kT0), ApplyResult::kFiring);
+  ASSERT_EQ(set.Apply(Firing("us-east", kT0), kT0 + 1min + 1s),
+            ApplyResult::kRepeated);
+  EXPECT_EQ(set.Apply(Resolved("us-east", kT0, kT0 + 1min), kT0 + 1min,
+                      AlertSource::kPull),
+            ApplyResult::kIgnoredStale);
+  EXPECT_EQ(set.FiringSites(kT0 + 2min), Sites{"us-east"});
+
+  ASSERT_EQ(
+      set.Apply(Resolved("eu-west", kT0, kT0 + 1min + 1s), kT0 + 1min + 1s),
+      ApplyResult::kResolved);
+  EXPECT_EQ(set.Apply(Firing("eu-west", kT0), kT0 + 1min, AlertSource::kPull),
+            ApplyResult::kIgnoredStale);
+  EXPECT_EQ(set.FiringSites(kT0 + 2min), Sites{"us-east"});
+}
+
+TEST(AlertSetTest, WebhookSourceIsThePlainApply) {
+  AlertSet a, b;
+  const Alert alerts[] = {Firing("x", kT0), Resolved("x", kT0, kT0 + 1min),
+                          Firing("x", kT0)};
+  TimePoint t = kT0;
+  for (const Alert& alert : alerts) {
+    EXPECT_EQ(a.Apply(alert, t), b.Apply(alert, t, AlertSource::kWebhook));
+    t += 2min;
+  }
+  EXPECT_EQ(a.ToJsonString(), b.ToJsonString());
+}
+
 TEST(AlertSetTest, ApplyResultNames) {
   EXPECT_EQ(ApplyResultName(ApplyResult::kNotDr), "not_dr");
   EXPECT_EQ(ApplyResultName(ApplyResult::kFiring), "firing");
