@@ -6,6 +6,7 @@ Run from the repository root:
 """
 
 import http.client
+import http.server
 import json
 import os
 import pathlib
@@ -23,6 +24,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "integration"))
 
 import dynalite  # noqa: E402
+from alertmanager import AlertmanagerCluster  # noqa: E402
 import fake_linode  # noqa: E402
 import harness  # noqa: E402
 from dynalite import Dynalite, Replicator  # noqa: E402
@@ -545,6 +547,118 @@ class DynaliteTest(unittest.TestCase):
         r1_port = int(regions["r1"].rsplit(":", 1)[1])
         with self.assertRaises(ConnectionRefusedError):
             socket.create_connection(("127.0.0.1", r1_port), timeout=1)
+
+
+class AlertmanagerClusterTest(unittest.TestCase):
+    """Two real Alertmanagers on loopback: they cluster, silences gossip,
+    alerts do not, and the DR route calls the webhook with the token."""
+
+    DR = {"alertname": "DRSiteDown", "dr_action": "traffic_failover",
+          "site": "a"}
+
+    @classmethod
+    def setUpClass(cls):
+        cls.hooks = []
+        hooks = cls.hooks
+
+        class Receiver(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                hooks.append((self.headers.get("Authorization"),
+                              json.loads(body)))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        cls.receiver = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+                                                       Receiver)
+        threading.Thread(target=cls.receiver.serve_forever,
+                         daemon=True).start()
+        url = f"http://127.0.0.1:{cls.receiver.server_port}/api/v1/alertmanager"
+        cls.am = AlertmanagerCluster(members=2, webhook_url=url,
+                                     bearer_token=TOKEN).start(timeout=60)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.am.stop()
+        cls.receiver.shutdown()
+        cls.receiver.server_close()
+
+    def test_members_see_each_other(self):
+        for member in (0, 1):
+            self.assertEqual(self.am.peers(member), 2)
+            self.assertEqual(self.am.status(member)["cluster"]["status"],
+                             "ready")
+
+    def test_alert_posted_to_every_member_is_listed_by_each(self):
+        labels = dict(self.DR, site="listed")
+        self.am.post_alert(labels, {"summary": "listed is down"})
+        for member in (0, 1):
+            alerts = harness.wait_until(
+                lambda: [a for a in self.am.list(member)
+                         if a["labels"]["site"] == "listed"],
+                timeout=5, message=f"alert on member {member}")
+            self.assertEqual(alerts[0]["status"]["state"], "active")
+            self.assertEqual(alerts[0]["annotations"]["summary"],
+                             "listed is down")
+        # Not DR: not in the pull query's answer.
+        self.am.post_alert({"alertname": "Other", "site": "listed"})
+        self.assertFalse([a for a in self.am.list(0)
+                          if a["labels"]["alertname"] == "Other"])
+        self.am.resolve_alert(labels)
+        harness.wait_until(
+            lambda: not [a for a in self.am.list(1)
+                         if a["labels"]["site"] == "listed"],
+            timeout=5, message="resolved alert gone from the list")
+
+    def test_silence_on_one_member_gossips_to_the_other(self):
+        labels = dict(self.DR, site="silenced")
+        self.am.post_alert(labels)
+        harness.wait_until(lambda: any(
+            a["labels"]["site"] == "silenced" for a in self.am.list(1)),
+            timeout=5, message="alert listed")
+        sid = self.am.silence({"site": "silenced"}, duration=120, member=0)
+        harness.wait_until(
+            lambda: any(s["id"] == sid and s["status"]["state"] == "active"
+                        for s in self.am.silences(1)),
+            timeout=10, message="silence gossiped to member 1")
+        harness.wait_until(
+            lambda: not [a for a in self.am.list(1)
+                         if a["labels"]["site"] == "silenced"],
+            timeout=10, message="silenced alert out of member 1's list")
+        self.am.expire_silence(sid, member=1)
+        harness.wait_until(lambda: any(
+            a["labels"]["site"] == "silenced" for a in self.am.list(0)),
+            timeout=10, message="listed again once the silence expired")
+        self.am.resolve_alert(labels)
+
+    def test_dr_route_calls_the_webhook_with_the_token(self):
+        labels = dict(self.DR, site="hooked")
+        self.am.post_alert(labels)
+        auth, body = harness.wait_until(
+            lambda: next((h for h in self.hooks
+                          if h[1]["commonLabels"].get("site") == "hooked"),
+                         None),
+            timeout=10, message="webhook notification")
+        self.assertEqual(auth, f"Bearer {TOKEN}")
+        self.assertEqual(body["version"], "4")
+        self.assertEqual(body["status"], "firing")
+        self.am.resolve_alert(labels)
+
+    def test_killed_member_restarts_and_rejoins(self):
+        self.am.kill(1)
+        self.assertFalse(self.am.running(1))
+        self.am.post_alert(dict(self.DR, site="survivor"))
+        self.assertTrue(any(a["labels"]["site"] == "survivor"
+                            for a in self.am.list(0)))
+        with self.assertRaises(OSError):
+            self.am.list(1)
+        self.am.start_member(1, timeout=60)
+        self.assertEqual(self.am.peers(1), 2)
+        self.am.resolve_alert(dict(self.DR, site="survivor"))
 
 
 class HarnessTest(unittest.TestCase):
