@@ -10,6 +10,7 @@
 
 #include "actuator/actions/standby_warmer.h"
 #include "actuator/api/views.h"
+#include "actuator/intake/alertmanager_pull.h"
 #include "core/log/log.h"
 #include "core/version.h"
 
@@ -280,6 +281,7 @@ void Engine::Run(const Stopper& stop) {
       },
       metrics_->standby_host_ready);
   std::thread warm_thread([&] { warmer.Run(stop, kWarmEvery); });
+  std::thread pull_thread([this, &stop] { PullLoop(stop); });
   Append(event::Started{kVersion, kRevision, "standalone", dry_run_});
   while (!stop.stopped()) {
     const auto started = std::chrono::steady_clock::now();
@@ -304,6 +306,7 @@ void Engine::Run(const Stopper& stop) {
   host_cv_.notify_all();
   host_thread.join();
   warm_thread.join();
+  pull_thread.join();
 }
 
 // One round: read inputs (probes, the provider, the journal's state),
@@ -674,6 +677,78 @@ void Engine::MaybeCompact() {
       })) {
     log::Info("journal compacted");
   }
+}
+
+// -------------------------------------------------------- the pull thread
+
+// Alerts pulled as well as pushed (SPEC.md §10): a firing alert that a
+// successful pull no longer lists is resolved, as if its resolved
+// notification had arrived; a failed pull changes nothing.
+void Engine::PullLoop(const Stopper& stop) {
+  static log::RateLimiter limiter(std::chrono::minutes(1));
+  std::shared_ptr<const Config> built_for;
+  std::unique_ptr<AlertmanagerPuller> puller;
+  Duration interval = kTick;
+  do {
+    const std::shared_ptr<const Config> config = this->config();
+    if (config != built_for) {  // started, or reloaded
+      built_for = config;
+      puller.reset();
+      interval = kTick;
+      if (const auto& am = config->actuator->alertmanager) {
+        interval = am->interval;
+        try {
+          puller = std::make_unique<AlertmanagerPuller>(*am);
+        } catch (const std::exception& e) {
+          log::Error("cannot pull alerts from Alertmanager",
+                     {{"err", e.what()}});
+        }
+      }
+    }
+    if (!puller) continue;
+    AlertSet before;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      before = state_.alerts;
+    }
+    const TimePoint now = Now();  // before the request: see PullChanges
+    PullResult r = puller->Pull(stop);
+    if (stop.stopped()) break;
+    metrics_->alertmanager_pulls.Add({{"result", r.ok ? "success" : "failure"}})
+        .Increment();
+    if (!r.ok) {
+      long suppressed = 0;
+      if (limiter.Allow("pull", &suppressed)) {
+        log::Warn(
+            "alert pull failed; keeping the alerts as they are",
+            {{"err", r.error}, {"suppressed", std::to_string(suppressed)}});
+      }
+      continue;
+    }
+    std::set<std::string> sites;
+    for (const SiteConfig& s : config->sites) sites.insert(s.name);
+    std::vector<Alert> changes = PullChanges(before, r.alerts, sites, now);
+    {
+      // Only what still changes something: a webhook may have told the
+      // same while the request was under way.
+      std::lock_guard<std::mutex> lock(mu_);
+      AlertSet probe = state_.alerts;
+      std::erase_if(changes, [&](const Alert& a) {
+        return probe.Apply(a, now, AlertSource::kPull) ==
+               ApplyResult::kIgnoredStale;
+      });
+    }
+    if (changes.empty()) continue;
+    event::AlertsPulled e;
+    e.source = r.source;
+    e.pulled_at = now;
+    for (const Alert& a : changes) e.changes.push_back(RecordOf(a));
+    if (Append(e)) {
+      log::Info("alerts pulled from Alertmanager",
+                {{"source", r.source},
+                 {"changes", std::to_string(e.changes.size())}});
+    }
+  } while (!stop.WaitFor(interval));
 }
 
 // -------------------------------------------------------- the host thread

@@ -47,6 +47,8 @@ struct ManualOutcome {
 ///    HostReconfigurer loop per piece of work, cancelled when a newer switch
 ///    supersedes it); journals host_reconfigured / host_failed.
 ///  - the warm thread (StandbyWarmer): keeps SSH sessions to standby hosts.
+///  - the pull thread (with actuator.alertmanager): pulls the active DR
+///    alerts from Alertmanager and journals alerts_pulled with what changed.
 ///  - HTTP threads (HttpApi): journal webhook, paused and resumed; submit
 ///    switch intents and wait for the reconcile thread's answer (bounded);
 ///    read the views.
@@ -123,6 +125,9 @@ class Engine {
   void CompleteSwitch();
   void UpdateGauges();
   void MaybeCompact();
+
+  // The pull thread (actuator.alertmanager).
+  void PullLoop(const Stopper& stop);
 
   // The host thread.
   void HostLoop(const Stopper& stop);

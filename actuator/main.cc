@@ -6,6 +6,7 @@
 
 #include "actuator/api/http_api.h"
 #include "actuator/engine.h"
+#include "actuator/intake/alertmanager_pull.h"
 #include "core/cli/flags.h"
 #include "core/cli/signals.h"
 #include "core/config/config.h"
@@ -40,6 +41,9 @@ Parts Build(const std::string& path) {
   p.hosts =
       std::make_unique<drf::actuator::HostReconfigurer>(*p.config->actuator);
   p.tokens = drf::actuator::LoadTokens(*p.config->actuator);
+  if (const auto& am = p.config->actuator->alertmanager) {
+    drf::actuator::AlertmanagerPuller check(*am);  // its token file reads
+  }
   return p;
 }
 

@@ -71,6 +71,7 @@ void Fields(Writer& w, const event::Webhook& e) {
 void Fields(Writer& w, const event::AlertsPulled& e) {
   Str(w, "source", e.source);
   Alerts(w, "changes", e.changes);
+  Time(w, "pulled_at", e.pulled_at);
 }
 void Fields(Writer& w, const event::Decision& e) {
   Str(w, "decision", e.decision);
@@ -185,6 +186,7 @@ void Read(Reader& r, event::Webhook& e) {
 void Read(Reader& r, event::AlertsPulled& e) {
   r.String("source", &e.source);
   ReadAlerts(r, "changes", &e.changes);
+  r.Time("pulled_at", &e.pulled_at);
 }
 void Read(Reader& r, event::Decision& e) {
   r.String("decision", &e.decision);

@@ -64,6 +64,9 @@ struct Webhook {
 struct AlertsPulled {
   std::string source;
   std::vector<AlertRecord> changes;
+  /// When the pull's request was made: the changes are Alertmanager's word
+  /// as of then (the reducer applies them at this time, not at `ts`).
+  TimePoint pulled_at;
   bool operator==(const AlertsPulled&) const = default;
 };
 

@@ -23,10 +23,10 @@ constexpr auto kExpireEvery = std::chrono::minutes(1);
 // ------------------------------------------------------------- the reducer
 
 bool ApplyAlerts(State& s, const std::vector<event::AlertRecord>& alerts,
-                 TimePoint ts) {
+                 TimePoint ts, AlertSource source, TimePoint at) {
   bool changed = false;
   for (const event::AlertRecord& rec : alerts) {
-    ApplyResult r = s.alerts.Apply(AlertOf(rec), ts);
+    ApplyResult r = s.alerts.Apply(AlertOf(rec), at, source);
     changed |= r == ApplyResult::kFiring || r == ApplyResult::kResolved;
   }
   if (!s.expired || ts - *s.expired >= kExpireEvery || ts < *s.expired) {
@@ -42,10 +42,11 @@ struct Reducer {
   bool news = true;
 
   void operator()(const event::Webhook& e) {
-    news = ApplyAlerts(s, e.alerts, ts);
+    news = ApplyAlerts(s, e.alerts, ts, AlertSource::kWebhook, ts);
   }
   void operator()(const event::AlertsPulled& e) {
-    news = ApplyAlerts(s, e.changes, ts);
+    news = ApplyAlerts(s, e.changes, ts, AlertSource::kPull,
+                       e.pulled_at == TimePoint{} ? ts : e.pulled_at);
   }
   void operator()(const event::Decision& e) {
     s.last_decision = LastDecision{e.decision, e.serving, e.target, e.why, ts};
