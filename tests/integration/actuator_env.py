@@ -125,9 +125,10 @@ class World:
         self.logs = []
 
     # -------------------------------------------------------------- process
-    def start(self, *flags):
+    def start(self, *flags, wrap=()):
+        """`wrap`: an argv prefix the actuator runs under (e.g. nsenter)."""
         self.proc = start_process(
-            [ACTUATOR, "--config.file", str(self.config_path),
+            [*wrap, ACTUATOR, "--config.file", str(self.config_path),
              "--web.listen-address", f"127.0.0.1:{self.port}", *flags],
             ready_url=f"{self.url}/-/ready", timeout=20)
         return self.proc
