@@ -186,13 +186,16 @@ void HttpApi::Register(http::Server& server) {
       }
       query.limit = static_cast<std::size_t>(v);
     }
-    // type=a,b (event types, as journaled); since=RFC 3339.
-    const std::string types = r.QueryParam("type");
-    for (std::size_t start = 0; start < types.size();) {
-      std::size_t comma = types.find(',', start);
-      if (comma == std::string::npos) comma = types.size();
-      if (comma > start) query.types.insert(types.substr(start, comma - start));
-      start = comma + 1;
+    // type=a,b or type=a&type=b (event types, as journaled); since=RFC 3339.
+    for (const std::string& types : r.QueryParams("type")) {
+      for (std::size_t start = 0; start < types.size();) {
+        std::size_t comma = types.find(',', start);
+        if (comma == std::string::npos) comma = types.size();
+        if (comma > start) {
+          query.types.insert(types.substr(start, comma - start));
+        }
+        start = comma + 1;
+      }
     }
     if (const std::string since = r.QueryParam("since"); !since.empty()) {
       auto t = ParseRfc3339(since);

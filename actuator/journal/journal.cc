@@ -487,23 +487,6 @@ bool Journal::Archive() {
   return true;
 }
 
-EventPage Journal::Events(const EventQuery& q) const {
-  EventPage page;
-  for (std::string& line : Recent(keep_in_memory_)) {
-    if (page.lines.size() >= q.limit) break;
-    rapidjson::Document d;
-    d.Parse(line.c_str(), line.size());
-    if (d.HasParseError() || !d.IsObject()) continue;
-    auto type = d.FindMember("type");
-    if (!q.types.empty() && (type == d.MemberEnd() || !type->value.IsString() ||
-                             !q.types.count(type->value.GetString()))) {
-      continue;
-    }
-    page.lines.push_back(std::move(line));
-  }
-  return page;
-}
-
 bool Journal::Compact(const std::function<std::string()>& state) {
   std::unique_lock<std::mutex> lock(mu_);
   if (compacting_ || stopping_) return false;

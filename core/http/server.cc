@@ -50,6 +50,19 @@ std::string ServerRequest::QueryParam(const std::string& name) const {
   return buf;
 }
 
+std::vector<std::string> ServerRequest::QueryParams(
+    const std::string& name) const {
+  std::vector<std::string> out;
+  std::string buf(query.size() + 1, '\0');
+  for (std::size_t i = 0; !query.empty(); ++i) {
+    int n = mg_get_var2(query.data(), query.size(), name.c_str(), buf.data(),
+                        buf.size(), i);
+    if (n < 0) break;
+    out.emplace_back(buf.data(), static_cast<std::size_t>(n));
+  }
+  return out;
+}
+
 ServerResponse ServerResponse::Text(int status, std::string body) {
   ServerResponse r;
   r.status = status;

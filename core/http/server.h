@@ -25,6 +25,8 @@ struct ServerRequest {
 
   /// The value of query parameter `name`, "" if absent.
   std::string QueryParam(const std::string& name) const;
+  /// Every value of a parameter given several times, in order.
+  std::vector<std::string> QueryParams(const std::string& name) const;
 };
 
 struct ServerResponse {
