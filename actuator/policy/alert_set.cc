@@ -7,8 +7,11 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
+#include <limits>
 #include <tuple>
 #include <utility>
+
+#include "core/json/json.h"
 
 namespace drf::actuator {
 namespace {
@@ -33,37 +36,12 @@ Value Time(TimePoint t, rapidjson::Document::AllocatorType& a) {
 }
 
 // Reading a ToJson object back; the first problem wins.
-class Reader {
+class Reader : public json::Reader {
  public:
-  explicit Reader(std::string* error) : error_(error) {}
-
-  bool Fail(const std::string& path, std::string_view what) {
-    if (error_ != nullptr) *error_ = path + ": " + std::string(what);
-    return false;
-  }
-
-  const Value* Member(const Value& obj, const char* name,
-                      const std::string& path, bool required) {
-    auto it = obj.FindMember(name);
-    if (it == obj.MemberEnd()) {
-      if (required) Fail(path + "." + name, "missing");
-      return nullptr;
-    }
-    return &it->value;
-  }
-
-  bool String(const Value& obj, const char* name, const std::string& path,
-              std::string* out) {
-    const Value* v = Member(obj, name, path, true);
-    if (v == nullptr) return false;
-    if (!v->IsString()) return Fail(path + "." + name, "must be a string");
-    out->assign(v->GetString(), v->GetStringLength());
-    return true;
-  }
-
   bool TimeValue(const Value& v, const std::string& path, TimePoint* out) {
-    if (!v.IsString()) return Fail(path, "must be a string");
-    auto t = ParseRfc3339(std::string_view(v.GetString(), v.GetStringLength()));
+    std::string s;
+    if (!String(v, path, &s)) return false;
+    auto t = ParseRfc3339(s);
     if (!t) return Fail(path, "not an RFC 3339 timestamp");
     *out = *t;
     return true;
@@ -71,23 +49,26 @@ class Reader {
 
   bool Time(const Value& obj, const char* name, const std::string& path,
             TimePoint* out) {
-    const Value* v = Member(obj, name, path, true);
-    return v != nullptr && TimeValue(*v, path + "." + name, out);
+    const Value* v = Member(obj, path, name, json::Need::kRequired);
+    return v != nullptr && TimeValue(*v, json::Join(path, name), out);
   }
 
   bool OptionalTime(const Value& obj, const char* name, const std::string& path,
                     std::optional<TimePoint>* out) {
-    const Value* v = Member(obj, name, path, false);
-    if (v == nullptr) return true;
+    const Value* v = Member(obj, path, name, json::Need::kOptional);
+    if (v == nullptr) return ok();
     TimePoint t;
-    if (!TimeValue(*v, path + "." + name, &t)) return false;
+    if (!TimeValue(*v, json::Join(path, name), &t)) return false;
     *out = t;
     return true;
   }
-
- private:
-  std::string* error_;
 };
+
+// The first error of `r` into `*error`; false.
+bool Failed(const json::Reader& r, std::string* error) {
+  if (error != nullptr) *error = r.error();
+  return false;
+}
 
 }  // namespace
 
@@ -383,36 +364,38 @@ std::string AlertSet::ToJsonString() const {
 }
 
 bool AlertSet::FromJson(const rapidjson::Value& in, std::string* error) {
-  Reader r(error);
-  if (!in.IsObject()) return r.Fail("alert_set", "must be an object");
+  Reader r;
+  if (!r.IsObject(in, "alert_set")) return Failed(r, error);
   auto version = in.FindMember("version");
   if (version == in.MemberEnd() || !version->value.IsInt() ||
       version->value.GetInt() != kJsonVersion) {
-    return r.Fail("alert_set.version",
-                  "must be " + std::to_string(kJsonVersion));
+    r.Fail("alert_set.version", "must be " + std::to_string(kJsonVersion));
+    return Failed(r, error);
   }
-  const Value* alerts = r.Member(in, "alerts", "alert_set", true);
-  if (alerts == nullptr) return false;
-  if (!alerts->IsArray()) return r.Fail("alert_set.alerts", "must be an array");
+  const Value* alerts =
+      r.Array(in, "alert_set", "alerts", json::Need::kRequired);
+  if (alerts == nullptr) return Failed(r, error);
 
   std::map<std::string, AlertEntry> entries;
   for (rapidjson::SizeType i = 0; i < alerts->Size(); ++i) {
     const Value& v = (*alerts)[i];
-    std::string path = "alert_set.alerts[" + std::to_string(i) + "]";
-    if (!v.IsObject()) return r.Fail(path, "must be an object");
+    std::string path = json::Index("alert_set.alerts", i);
+    if (!r.IsObject(v, path)) return Failed(r, error);
     AlertEntry e;
-    if (!r.String(v, "key", path, &e.key) ||
-        !r.String(v, "summary", path, &e.summary)) {
-      return false;
+    if (!r.String(v, path, "key", json::Need::kRequired, &e.key) ||
+        !r.String(v, path, "summary", json::Need::kRequired, &e.summary)) {
+      return Failed(r, error);
     }
-    if (e.key.empty()) return r.Fail(path + ".key", "empty");
-    const Value* labels = r.Member(v, "labels", path, true);
-    if (labels == nullptr) return false;
-    if (!labels->IsObject())
-      return r.Fail(path + ".labels", "must be an object");
+    if (e.key.empty()) {
+      r.Fail(path + ".key", "empty");
+      return Failed(r, error);
+    }
+    const Value* labels = r.Object(v, path, "labels", json::Need::kRequired);
+    if (labels == nullptr) return Failed(r, error);
     for (const auto& m : labels->GetObject()) {
       if (!m.value.IsString()) {
-        return r.Fail(path + ".labels", "values must be strings");
+        r.Fail(path + ".labels", "values must be strings");
+        return Failed(r, error);
       }
       e.labels.emplace(
           std::string(m.name.GetString(), m.name.GetStringLength()),
@@ -420,40 +403,40 @@ bool AlertSet::FromJson(const rapidjson::Value& in, std::string* error) {
     }
     Alert probe;
     probe.labels = e.labels;
-    if (!IsDrAlert(probe)) return r.Fail(path + ".labels", "not a DR alert");
+    if (!IsDrAlert(probe)) {
+      r.Fail(path + ".labels", "not a DR alert");
+      return Failed(r, error);
+    }
     e.site = SiteOf(probe);
-    const Value* firing = r.Member(v, "firing", path, true);
-    if (firing == nullptr) return false;
-    if (!firing->IsBool()) return r.Fail(path + ".firing", "must be a boolean");
-    e.firing = firing->GetBool();
-    if (!r.Time(v, "starts_at", path, &e.starts_at) ||
+    if (!r.Bool(v, path, "firing", json::Need::kRequired, &e.firing) ||
+        !r.Time(v, "starts_at", path, &e.starts_at) ||
         !r.Time(v, "ends_at", path, &e.ends_at) ||
         !r.Time(v, "last_seen", path, &e.last_seen) ||
         !r.OptionalTime(v, "resolved_at", path, &e.resolved_at) ||
         !r.OptionalTime(v, "resolution_recorded", path,
                         &e.resolution_recorded)) {
-      return false;
+      return Failed(r, error);
     }
     std::string key = e.key;
     if (!entries.emplace(key, std::move(e)).second) {
-      return r.Fail(path + ".key", "duplicate");
+      r.Fail(path + ".key", "duplicate");
+      return Failed(r, error);
     }
   }
 
   std::map<std::string, TimePoint> quiet;
-  if (const Value* q = r.Member(in, "quiet_since", "alert_set", false)) {
-    if (!q->IsObject()) {
-      return r.Fail("alert_set.quiet_since", "must be an object");
-    }
+  if (const Value* q =
+          r.Object(in, "alert_set", "quiet_since", json::Need::kOptional)) {
     for (const auto& m : q->GetObject()) {
       std::string site(m.name.GetString(), m.name.GetStringLength());
       TimePoint t;
       if (!r.TimeValue(m.value, "alert_set.quiet_since." + site, &t)) {
-        return false;
+        return Failed(r, error);
       }
       quiet[site] = t;
     }
   }
+  if (!r.ok()) return Failed(r, error);
   entries_ = std::move(entries);
   quiet_since_ = std::move(quiet);
   return true;
@@ -461,13 +444,19 @@ bool AlertSet::FromJson(const rapidjson::Value& in, std::string* error) {
 
 bool AlertSet::FromJsonString(std::string_view json, std::string* error) {
   rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseValidateEncodingFlag |
-            rapidjson::kParseIterativeFlag>(json.data(), json.size());
-  if (doc.HasParseError()) {
+  // The state is this process's own, written by ToJsonString: no size
+  // bound, but the nesting and encoding checks of any other input.
+  if (auto err = json::Parse(
+          json, {.max_bytes = std::numeric_limits<std::size_t>::max()}, &doc)) {
     if (error != nullptr) {
-      *error = "alert_set: invalid JSON at offset " +
-               std::to_string(doc.GetErrorOffset()) + ": " +
-               rapidjson::GetParseError_En(doc.GetParseError());
+      if (err->failure == json::ParseFailure::kEmpty ||
+          err->failure == json::ParseFailure::kSyntax) {
+        *error = "alert_set: invalid JSON at offset " +
+                 std::to_string(err->offset) + ": " +
+                 rapidjson::GetParseError_En(err->code);
+      } else {
+        *error = "alert_set: " + err->message;
+      }
     }
     return false;
   }

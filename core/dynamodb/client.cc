@@ -2,7 +2,6 @@
 
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
-#include <rapidjson/reader.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -17,6 +16,8 @@
 #include <fstream>
 #include <set>
 #include <stdexcept>
+
+#include "core/json/json.h"
 
 namespace drf::dynamodb {
 namespace {
@@ -42,7 +43,7 @@ constexpr std::array<std::string_view, 10> kReplicaStatuses = {
 
 // Bounds on what an answer may hold. DynamoDB's real answers are a few KiB
 // with a nesting depth below 10 and one replica per region.
-constexpr int kMaxDepth = 32;
+constexpr std::size_t kMaxDepth = 32;
 constexpr std::size_t kMaxValues = 100000;
 constexpr std::size_t kMaxReplicas = 64;
 constexpr std::size_t kMaxRegionName = 32;
@@ -53,60 +54,6 @@ constexpr std::size_t kMaxCredentialFile = 64 << 10;
 
 using Json = rapidjson::Document;
 using JsonValue = rapidjson::Value;
-
-// Forwards SAX events to a Document while bounding nesting depth and the
-// number of values, so hostile input can neither exhaust memory in the
-// DOM nor (with the iterative parser) the stack.
-class BoundedHandler {
- public:
-  explicit BoundedHandler(Json& doc) : doc_(doc) {}
-
-  bool Null() { return Count() && doc_.Null(); }
-  bool Bool(bool b) { return Count() && doc_.Bool(b); }
-  bool Int(int i) { return Count() && doc_.Int(i); }
-  bool Uint(unsigned u) { return Count() && doc_.Uint(u); }
-  bool Int64(int64_t i) { return Count() && doc_.Int64(i); }
-  bool Uint64(uint64_t u) { return Count() && doc_.Uint64(u); }
-  bool Double(double d) { return Count() && doc_.Double(d); }
-  bool RawNumber(const char* s, rapidjson::SizeType n, bool copy) {
-    return Count() && doc_.RawNumber(s, n, copy);
-  }
-  bool String(const char* s, rapidjson::SizeType n, bool copy) {
-    return Count() && doc_.String(s, n, copy);
-  }
-  bool Key(const char* s, rapidjson::SizeType n, bool copy) {
-    return Count() && doc_.Key(s, n, copy);
-  }
-  bool StartObject() { return Enter() && doc_.StartObject(); }
-  bool EndObject(rapidjson::SizeType n) {
-    --depth_;
-    return doc_.EndObject(n);
-  }
-  bool StartArray() { return Enter() && doc_.StartArray(); }
-  bool EndArray(rapidjson::SizeType n) {
-    --depth_;
-    return doc_.EndArray(n);
-  }
-
-  bool too_deep() const { return too_deep_; }
-  bool too_many() const { return too_many_; }
-
- private:
-  bool Count() {
-    if (++values_ > kMaxValues) too_many_ = true;
-    return !too_many_;
-  }
-  bool Enter() {
-    if (++depth_ > kMaxDepth) too_deep_ = true;
-    return !too_deep_ && Count();
-  }
-
-  Json& doc_;
-  int depth_ = 0;
-  std::size_t values_ = 0;
-  bool too_deep_ = false;
-  bool too_many_ = false;
-};
 
 Error ParseError(std::string message) {
   return Error{"parse", std::move(message)};
@@ -150,42 +97,32 @@ std::string RedactAndBound(std::string message,
 
 // Parses `body` into `doc`; on failure returns the error.
 std::optional<Error> ParseJson(std::string_view body, Json* doc) {
-  if (body.size() > kMaxBodyBytes) {
-    return Error{"too_large", "answer of " + std::to_string(body.size()) +
-                                  " bytes exceeds the limit of " +
-                                  std::to_string(kMaxBodyBytes)};
+  auto err = json::Parse(body,
+                         {.max_bytes = kMaxBodyBytes,
+                          .max_depth = kMaxDepth,
+                          .max_values = kMaxValues},
+                         doc);
+  if (!err) return std::nullopt;
+  switch (err->failure) {
+    case json::ParseFailure::kTooLarge:
+      return Error{"too_large", "answer of " + std::to_string(body.size()) +
+                                    " bytes exceeds the limit of " +
+                                    std::to_string(kMaxBodyBytes)};
+    case json::ParseFailure::kNulByte:
+      return ParseError("answer holds a NUL byte");
+    case json::ParseFailure::kTooDeep:
+      return ParseError("answer nested deeper than " +
+                        std::to_string(kMaxDepth));
+    case json::ParseFailure::kTooManyValues:
+      return ParseError("answer holds more than " + std::to_string(kMaxValues) +
+                        " values");
+    case json::ParseFailure::kEmpty:
+    case json::ParseFailure::kSyntax:
+      break;
   }
-  // JSON text never holds a raw NUL; rapidjson's string stream would take
-  // one for the end of the input.
-  if (body.find('\0') != std::string_view::npos) {
-    return ParseError("answer holds a NUL byte");
-  }
-  std::string text(body);  // NUL-terminated for StringStream
-  BoundedHandler handler(*doc);
-  rapidjson::ParseResult result;
-  auto generator = [&](Json& target) {
-    (void)target;  // `handler` forwards to it
-    rapidjson::Reader reader;
-    rapidjson::StringStream stream(text.c_str());
-    result =
-        reader.Parse<rapidjson::kParseIterativeFlag |
-                     rapidjson::kParseValidateEncodingFlag>(stream, handler);
-    return !result.IsError();
-  };
-  doc->Populate(generator);
-  if (handler.too_deep()) {
-    return ParseError("answer nested deeper than " + std::to_string(kMaxDepth));
-  }
-  if (handler.too_many()) {
-    return ParseError("answer holds more than " + std::to_string(kMaxValues) +
-                      " values");
-  }
-  if (result.IsError()) {
-    return ParseError(std::string("malformed JSON: ") +
-                      rapidjson::GetParseError_En(result.Code()) +
-                      " at offset " + std::to_string(result.Offset()));
-  }
-  return std::nullopt;
+  return ParseError(std::string("malformed JSON: ") +
+                    rapidjson::GetParseError_En(err->code) + " at offset " +
+                    std::to_string(err->offset));
 }
 
 std::string_view StringOf(const JsonValue& v) {

@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <rapidjson/document.h>
 #include <rapidjson/encodings.h>
-#include <rapidjson/error/en.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 #include <unistd.h>
@@ -19,6 +18,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "core/json/json.h"
 #include "core/util/secret.h"
 
 namespace drf::linode {
@@ -26,10 +26,10 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Iterative: a hostile nesting depth costs heap (bounded by kMaxBodyBytes),
-// never stack. Validating: a string is UTF-8 or the answer is refused.
-constexpr unsigned kParseFlags =
-    rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag;
+// No depth limit: the parse is iterative, so a hostile nesting depth costs
+// heap (bounded by kMaxBodyBytes), never stack, and the field checks refuse
+// what is not a record.
+constexpr std::size_t kMaxDepth = std::numeric_limits<std::size_t>::max();
 
 // Limits on what Linode's own text may add to a log line.
 constexpr std::size_t kMaxReasonBytes = 200;
@@ -50,21 +50,17 @@ Error ParseError(std::string reason) {
 // Parses `body` into `doc` and checks that it is an object.
 std::optional<Error> ParseObject(std::string_view body,
                                  rapidjson::Document* doc) {
-  if (body.size() > kMaxBodyBytes) {
-    return ParseError("response larger than " + std::to_string(kMaxBodyBytes) +
-                      " bytes");
-  }
-  if (body.empty()) return ParseError("empty response");
-  // rapidjson reads a NUL as the end of the input, which would silently
-  // drop whatever follows it.
-  if (body.find('\0') != std::string_view::npos) {
-    return ParseError("response holds a NUL byte");
-  }
-  doc->Parse<kParseFlags>(body.data(), body.size());
-  if (doc->HasParseError()) {
-    return ParseError(std::string("invalid JSON at offset ") +
-                      std::to_string(doc->GetErrorOffset()) + ": " +
-                      rapidjson::GetParseError_En(doc->GetParseError()));
+  auto err = json::Parse(
+      body, {.max_bytes = kMaxBodyBytes, .max_depth = kMaxDepth}, doc);
+  if (err) {
+    switch (err->failure) {
+      case json::ParseFailure::kEmpty:
+        return ParseError("empty response");
+      case json::ParseFailure::kSyntax:
+        return ParseError(err->message);
+      default:
+        return ParseError("response " + err->message);
+    }
   }
   if (!doc->IsObject()) return ParseError("response is not a JSON object");
   return std::nullopt;
@@ -76,75 +72,42 @@ class Fields {
  public:
   Fields(const rapidjson::Value& obj, std::string where)
       : obj_(obj), where_(std::move(where)) {
-    if (!obj_.IsObject()) Fail("", "expected an object");
+    r_.IsObject(obj_, where_);
   }
 
   // An integer in [lo, hi].
   std::int64_t Int(const char* name, std::int64_t lo, std::int64_t hi) {
-    const rapidjson::Value* v = Member(name);
-    if (v == nullptr) return 0;
-    if (!v->IsInt64() || v->GetInt64() < lo || v->GetInt64() > hi) {
-      Fail(name, "expected an integer in [" + std::to_string(lo) + ", " +
-                     std::to_string(hi) + "]");
-      return 0;
-    }
-    return v->GetInt64();
+    std::int64_t v = 0;
+    r_.Int(obj_, where_, name, json::Need::kRequired, lo, hi, &v);
+    return v;
   }
 
   // A string without NUL bytes; null reads as "" when `nullable`.
   std::string Str(const char* name, bool nullable = false) {
-    const rapidjson::Value* v = Member(name);
+    const rapidjson::Value* v =
+        r_.Member(obj_, where_, name, json::Need::kRequired);
     if (v == nullptr) return "";
     if (v->IsNull() && nullable) return "";
-    if (!v->IsString()) {
-      Fail(name, "expected a string");
-      return "";
-    }
-    std::string s(v->GetString(), v->GetStringLength());
+    std::string s;
+    if (!r_.String(*v, json::Join(where_, name), &s)) return "";
     if (s.find('\0') != std::string::npos) {
-      Fail(name, "holds a NUL character");
+      r_.Fail(json::Join(where_, name), "holds a NUL character");
       return "";
     }
     return s;
   }
 
   const rapidjson::Value* Array(const char* name) {
-    const rapidjson::Value* v = Member(name);
-    if (v == nullptr) return nullptr;
-    if (!v->IsArray()) {
-      Fail(name, "expected an array");
-      return nullptr;
-    }
-    return v;
+    return r_.Array(obj_, where_, name, json::Need::kRequired);
   }
 
-  bool ok() const { return !error_; }
-  const Error& error() const { return *error_; }
+  bool ok() const { return r_.ok(); }
+  Error error() const { return ParseError(r_.error()); }
 
  private:
-  const rapidjson::Value* Member(const char* name) {
-    if (error_) return nullptr;
-    auto it = obj_.FindMember(name);
-    if (it == obj_.MemberEnd()) {
-      Fail(name, "missing");
-      return nullptr;
-    }
-    return &it->value;
-  }
-
-  void Fail(std::string_view name, std::string_view what) {
-    if (error_) return;
-    std::string path = where_;
-    if (!name.empty()) {
-      if (!path.empty()) path += '.';
-      path += name;
-    }
-    error_ = ParseError((path.empty() ? "" : path + ": ") + std::string(what));
-  }
-
   const rapidjson::Value& obj_;
   std::string where_;
-  std::optional<Error> error_;
+  json::Reader r_{{.wording = json::Wording::kExpected}};
 };
 
 constexpr std::int64_t kMaxId = std::numeric_limits<std::int64_t>::max();
