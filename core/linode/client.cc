@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "core/json/json.h"
+#include "core/util/backoff.h"
 #include "core/util/secret.h"
 
 namespace drf::linode {
@@ -403,13 +404,8 @@ http::Response LinodeClient::Perform(const http::Request& request,
 }
 
 Duration LinodeClient::Backoff(int attempt) {
-  // Full jitter: uniform in [0, min(cap, base * 2^attempt)].
-  Duration ceiling = policy_.base;
-  for (int i = 0; i < attempt && ceiling < policy_.cap; ++i) ceiling *= 2;
-  ceiling = std::min(ceiling, policy_.cap);
-  if (ceiling.count() <= 0) return Duration(0);
-  std::uniform_int_distribution<Duration::rep> pick(0, ceiling.count());
-  return Duration(pick(rng_));
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  return drf::Backoff(policy_.base, policy_.cap, attempt + 1, unit(rng_));
 }
 
 Result<http::Response> LinodeClient::Execute(http::Request request,

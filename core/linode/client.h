@@ -134,8 +134,8 @@ struct Call {
 /// How a call retries. 429 waits for Retry-After (never sends earlier; if
 /// that is past the deadline the call fails with the wait in
 /// Error::retry_after); 5xx, timeouts and dropped or refused connections
-/// retry after a full-jitter exponential backoff, uniform in
-/// [0, min(cap, base * 2^attempt)]; any other error returns at once.
+/// retry after a full-jitter exponential backoff (drf::Backoff), uniform in
+/// [0, min(cap, base * 2^attempt)); any other error returns at once.
 struct RetryPolicy {
   Duration base = std::chrono::milliseconds(250);
   Duration cap = std::chrono::seconds(8);
