@@ -1,8 +1,11 @@
 #include "exporter/exporter.h"
 
+#include <optional>
+#include <string>
 #include <utility>
 
 #include "core/cli/flags.h"
+#include "core/http/daemon_endpoints.h"
 #include "core/log/log.h"
 #include "core/metrics/metrics.h"
 #include "core/version.h"
@@ -160,29 +163,14 @@ std::string Exporter::Scrape() const {
 }
 
 void Exporter::Register(http::Server& server) {
-  server.Handle("GET", "/metrics", [this](const http::ServerRequest&) {
-    http::ServerResponse r;
-    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-    r.body = Scrape();
-    return r;
-  });
-  server.Handle("GET", "/-/healthy", [](const http::ServerRequest&) {
-    return http::ServerResponse::Text(200, "dr-exporter is Healthy.\n");
-  });
-  server.Handle("GET", "/-/ready", [this](const http::ServerRequest&) {
-    if (Ready())
-      return http::ServerResponse::Text(200, "dr-exporter is Ready.\n");
-    return http::ServerResponse::Text(
-        503,
-        "dr-exporter is not ready: first round of collection still running.\n");
-  });
-  server.Handle("POST", "/-/reload", [this](const http::ServerRequest&) {
-    std::string err = Reload();
-    if (err.empty())
-      return http::ServerResponse::Text(200, "config reloaded\n");
-    return http::ServerResponse::Text(500,
-                                      "failed to reload config: " + err + "\n");
-  });
+  http::RegisterDaemonEndpoints(
+      server, {.name = "dr-exporter",
+               .collect = [this] { return Collect(); },
+               .ready = [this]() -> std::optional<std::string> {
+                 if (Ready()) return std::nullopt;
+                 return "first round of collection still running";
+               },
+               .reload = [this] { return Reload(); }});
 }
 
 }  // namespace drf::exporter
