@@ -2,6 +2,8 @@
 
 #include <cstddef>
 
+#include "core/util/env_value.h"
+
 namespace drf::ssh {
 namespace {
 
@@ -167,11 +169,7 @@ bool EnvKeyIsValid(std::string_view key) {
 }
 
 bool EnvValueIsSafe(std::string_view value) {
-  const bool one_line = value.find_first_of(std::string_view("\n\r\0", 3)) ==
-                        std::string_view::npos;
-  const bool quotable = value.find('\'') == std::string_view::npos ||
-                        value.find('`') == std::string_view::npos;
-  return one_line && quotable;
+  return CheckEnvValue(value) == EnvValueProblem::kNone;
 }
 
 std::string ValidateEnv(const EnvPairs& env) {

@@ -16,10 +16,8 @@ using EnvPairs = std::vector<std::pair<std::string, std::string>>;
 bool EnvKeyIsValid(std::string_view key);
 
 /// True when `value` can be written as one inert assignment line: it holds
-/// no newline, carriage return or NUL byte (any of which would let a value
-/// add lines of its own to the file), and not both a ' and a ` (no quoting
-/// keeps such a value literal for phpdotenv and a shell alike; see
-/// QuoteEnvValue).
+/// no newline, carriage return or NUL byte, and not both a ' and a `
+/// (drf::CheckEnvValue, the rule the config validation applies too).
 bool EnvValueIsSafe(std::string_view value);
 
 /// Why `env` cannot be written ("" when it can): the first invalid key or

@@ -15,6 +15,8 @@
 #include <set>
 #include <sstream>
 
+#include "core/util/env_value.h"
+
 namespace drf {
 namespace {
 
@@ -531,16 +533,9 @@ void ParseActivate(Parser& p, const YAML::Node& n, ActivateConfig* a) {
           continue;
         }
         const std::string& value = kv.second.Scalar();
-        if (value.find_first_of("\n\r") != std::string::npos ||
-            value.find('\0') != std::string::npos) {
-          p.Error(kv.second, kp, "must be a single line");
-          continue;
-        }
-        if (value.find('\'') != std::string::npos &&
-            value.find('`') != std::string::npos) {
-          // No quoting keeps it literal for the application's loader and a
-          // shell alike (actuator/ssh/env_file.h, QuoteEnvValue).
-          p.Error(kv.second, kp, "must not hold both ' and `");
+        if (EnvValueProblem problem = CheckEnvValue(value);
+            problem != EnvValueProblem::kNone) {
+          p.Error(kv.second, kp, std::string(EnvValueProblemText(problem)));
           continue;
         }
         bool ok = true;
