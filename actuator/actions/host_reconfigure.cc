@@ -11,6 +11,7 @@
 
 #include "actuator/ssh/env_file.h"
 #include "core/log/log.h"
+#include "core/util/backoff.h"
 
 namespace drf::actuator {
 namespace {
@@ -146,12 +147,7 @@ std::vector<bool> SshHostActions::Warm(const std::vector<HostConfig>& hosts) {
 // ------------------------------------------------------------ retries
 
 Duration HostBackoff(const HostRetryPolicy& policy, int failures, double unit) {
-  const double base = static_cast<double>(policy.base.count());
-  const double cap = static_cast<double>(policy.cap.count());
-  const int exponent = std::clamp(failures - 1, 0, 62);
-  const double ceiling = std::min(cap, base * std::ldexp(1.0, exponent));
-  const double u = std::clamp(unit, 0.0, 1.0);
-  return Duration(static_cast<Duration::rep>(ceiling * u));
+  return Backoff(policy.base, policy.cap, failures, unit);
 }
 
 namespace {

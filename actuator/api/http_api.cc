@@ -1,13 +1,13 @@
 #include "actuator/api/http_api.h"
 
-#include <prometheus/text_serializer.h>
 #include <rapidjson/document.h>
-#include <rapidjson/error/en.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
 #include <sstream>
 
+#include "core/http/daemon_endpoints.h"
+#include "core/json/json.h"
 #include "core/log/log.h"
 #include "core/util/secret.h"
 
@@ -40,10 +40,8 @@ bool ParseObject(const std::string& body, rapidjson::Document* d,
     d->SetObject();
     return true;
   }
-  d->Parse(body.c_str(), body.size());
-  if (d->HasParseError()) {
-    *error = std::string("malformed JSON: ") +
-             rapidjson::GetParseError_En(d->GetParseError());
+  if (auto e = json::Parse(body, json::Limits{HttpApi::kMaxBody, 8, 0}, d)) {
+    *error = "malformed JSON: " + e->message;
     return false;
   }
   if (!d->IsObject()) {
@@ -208,32 +206,14 @@ void HttpApi::Register(http::Server& server) {
     }
     return http::ServerResponse::Json(200, engine_.EventsJson(query));
   });
-  server.Handle("GET", "/metrics", [this](const http::ServerRequest&) {
-    std::ostringstream out;
-    prometheus::TextSerializer().Serialize(
-        out, engine_.metrics().registry->Collect());
-    http::ServerResponse r;
-    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-    r.body = out.str();
-    return r;
-  });
-  server.Handle("GET", "/-/healthy", [](const http::ServerRequest&) {
-    return http::ServerResponse::Text(200, "dr-actuator is Healthy.\n");
-  });
-  server.Handle("GET", "/-/ready", [this](const http::ServerRequest&) {
-    if (engine_.Ready()) {
-      return http::ServerResponse::Text(200, "dr-actuator is Ready.\n");
-    }
-    return http::ServerResponse::Text(
-        503, "dr-actuator is not ready: the DNS provider has not been read.\n");
-  });
-  server.Handle("POST", "/-/reload", [this](const http::ServerRequest&) {
-    std::string err = reload_();
-    if (err.empty())
-      return http::ServerResponse::Text(200, "config reloaded\n");
-    return http::ServerResponse::Text(500,
-                                      "failed to reload config: " + err + "\n");
-  });
+  http::RegisterDaemonEndpoints(
+      server,
+      {"dr-actuator", [this] { return engine_.metrics().registry->Collect(); },
+       [this]() -> std::optional<std::string> {
+         if (engine_.Ready()) return std::nullopt;
+         return "the DNS provider has not been read";
+       },
+       reload_});
 }
 
 }  // namespace drf::actuator
