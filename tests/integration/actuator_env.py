@@ -44,9 +44,13 @@ ENV_TEXT = ("# application settings\n"
 
 
 class World:
-    def __init__(self, hosts_per_site=1, php=False, **actuator_overrides):
+    def __init__(self, hosts_per_site=1, php=False, third_site=False,
+                 **actuator_overrides):
         """`php`: the sites are real nginx + php-fpm on the sites' first
-        hosts (tests/fakes/php_site.py), instead of switchable fakes."""
+        hosts (tests/fakes/php_site.py), instead of switchable fakes.
+        `third_site`: a third site, us-west on 127.0.0.13 (us-west-2), last
+        in preference order."""
+        names = ["us-east", "eu-central"] + (["us-west"] if third_site else [])
         self.tmp = pathlib.Path(tempfile.mkdtemp(prefix="dr-actuator-test-"))
         self.state_dir = self.tmp / "state"
         key = keygen(self.tmp / "id_ed25519")
@@ -54,7 +58,7 @@ class World:
         self.all_hosts = {
             site: [Sshd(client_key=key, mount_at=MOUNT).start()
                    for _ in range(hosts_per_site)]
-            for site in ("us-east", "eu-central")
+            for site in names
         }
         self.hosts = {site: hosts[0]
                       for site, hosts in self.all_hosts.items()}
@@ -64,7 +68,9 @@ class World:
         for h in self._every_host():
             (h.fs / "app").mkdir()
             (h.fs / "app" / ".env").write_text(ENV_TEXT)
-        addresses = {"us-east": "127.0.0.11", "eu-central": "127.0.0.12"}
+        addresses = {"us-east": "127.0.0.11", "eu-central": "127.0.0.12",
+                     "us-west": "127.0.0.13"}
+        addresses = {n: addresses[n] for n in names}
         if php:
             self.sites = {site: PhpSite(addr, self.hosts[site].fs).start()
                           for site, addr in addresses.items()}
@@ -113,7 +119,14 @@ class World:
                  "hosts": [{"address": "127.0.0.1", "user": "root",
                             "port": h.port}
                            for h in self.all_hosts["eu-central"]]},
-            ],
+            ] + ([
+                {"name": "us-west", "address": "127.0.0.13",
+                 "health_url": self.sites["us-west"].url,
+                 "aws_region": "us-west-2",
+                 "hosts": [{"address": "127.0.0.1", "user": "root",
+                            "port": h.port}
+                           for h in self.all_hosts["us-west"]]},
+            ] if third_site else []),
             "probe": {"interval": "200ms", "timeout": "150ms"},
             "dns": {"api_url": self.linode.url, "domain": "example.com",
                     "records": ["app", "www"], "ttl": 30,
@@ -243,3 +256,26 @@ def notification(*alerts, status=None):
         "externalURL": "http://alertmanager:9093",
         "alerts": list(alerts),
     }
+
+
+def assert_switch_invariants(test, events, serving_at_start):
+    """SPEC.md §9's invariants, checked from the events alone (any order in,
+    checked in seq order): the switch_started events form a chain from the
+    site serving at start, and no switch starts while another has no
+    dns_updated or switch_abandoned yet."""
+    serving = serving_at_start
+    open_switch = None
+    for e in sorted(events, key=lambda e: e["seq"]):
+        if e["type"] == "switch_started":
+            test.assertIsNone(open_switch,
+                              f"switch {e['id']} started while "
+                              f"{open_switch} had no dns_updated")
+            test.assertEqual(e["from"], serving, e)
+            open_switch = e["id"]
+            target = e["to"]
+        elif e["type"] in ("dns_updated", "switch_abandoned"):
+            test.assertEqual(e["id"], open_switch, e)
+            if e["type"] == "dns_updated":
+                serving = target
+            open_switch = None
+    return serving
