@@ -600,6 +600,10 @@ void ParseAlertmanagerPull(Parser& p, const YAML::Node& n,
   }
   bool timeout_set =
       p.Dur(n, "timeout", path, std::chrono::milliseconds(10), &am.timeout);
+  if (!timeout_set && !Parser::Has(n, "timeout")) {
+    // The default (5s) never outlasts a shorter interval the file sets.
+    am.timeout = std::min<Duration>(am.timeout, am.interval / 2);
+  }
   if (am.timeout >= am.interval) {
     p.Error(timeout_set ? n["timeout"] : n, path + ".timeout",
             "must be less than " + path + ".interval (" +

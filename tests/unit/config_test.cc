@@ -109,6 +109,13 @@ TEST(ConfigTest, AlertmanagerPullIsOptionalAndDefaulted) {
   EXPECT_EQ(am.interval, std::chrono::seconds(15));
   EXPECT_EQ(am.timeout, std::chrono::seconds(5));
   EXPECT_EQ(am.bearer_token_file, "");
+
+  // The default timeout never outlasts a short interval: half of it.
+  auto fast = LoadConfigText(minimal +
+                                 "actuator:\n  alertmanager:\n    urls: "
+                                 "[http://am:9093]\n    interval: 2s\n",
+                             "c.yml");
+  EXPECT_EQ(fast->actuator->alertmanager->timeout, std::chrono::seconds(1));
 }
 
 TEST(ConfigTest, AlertmanagerPullBoundsAreInclusive) {
