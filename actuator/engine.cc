@@ -1,8 +1,5 @@
 #include "actuator/engine.h"
 
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
-
 #include <algorithm>
 #include <random>
 #include <thread>
@@ -10,7 +7,7 @@
 
 #include "actuator/actions/standby_warmer.h"
 #include "actuator/api/views.h"
-#include "actuator/intake/alertmanager_pull.h"
+#include "actuator/intake/alert_pull_loop.h"
 #include "core/log/log.h"
 #include "core/version.h"
 
@@ -23,17 +20,9 @@ constexpr auto kMinGap = std::chrono::milliseconds(50);
 // (each is checked with a round trip only every 15 s; see SessionPool).
 constexpr auto kWarmEvery = std::chrono::seconds(5);
 constexpr auto kDnsBudget = std::chrono::seconds(30);
-// Host retries: 0.5 s doubling to 30 s, with full jitter, until the host
-// converges or newer work supersedes it.
-const HostRetryPolicy kHostRetry{std::chrono::milliseconds(500),
-                                 std::chrono::seconds(30), Duration::zero()};
 constexpr std::uint64_t kCompactBytes = 16 << 20;
 
 TimePoint Now() { return std::chrono::system_clock::now(); }
-
-double Seconds(TimePoint t) {
-  return std::chrono::duration<double>(t.time_since_epoch()).count();
-}
 
 std::string NewActionId() {
   static std::mt19937_64 rng{std::random_device{}()};
@@ -45,36 +34,11 @@ std::string NewActionId() {
   return buf;
 }
 
-std::vector<std::string> HostNames(const SiteConfig& site) {
-  std::vector<std::string> out;
-  for (const HostConfig& h : site.hosts) out.push_back(ssh::HostName(h));
-  return out;
-}
-
-std::vector<std::string> HostNames(const Config& config,
-                                   const std::string& site) {
-  const SiteConfig* s = config.FindSite(site);
-  return s == nullptr ? std::vector<std::string>{} : HostNames(*s);
-}
-
 ManualOutcome Refusal(int status, std::string_view message) {
   return ManualOutcome{status, ErrorJson(message)};
 }
 
-// A site is confirmed healthy when a strict majority of its probes passed.
-bool Majority(int passed, int probes) { return passed * 2 > probes; }
-
 }  // namespace
-
-/// An operator's switch request, from the HTTP thread that waits for its
-/// answer to the reconcile thread that decides it. Guarded by Engine::mu_.
-struct Engine::Intent {
-  std::string target;
-  std::string reason;
-  bool force = false;
-  bool taken = false;  // the reconcile thread is deciding it
-  std::optional<ManualOutcome> answer;
-};
 
 Engine::Engine(std::shared_ptr<const Config> config, bool dry_run,
                std::unique_ptr<Journal> journal,
@@ -84,7 +48,18 @@ Engine::Engine(std::shared_ptr<const Config> config, bool dry_run,
       journal_(std::move(journal)),
       metrics_(std::make_unique<ActuatorMetrics>(*config)),
       dns_(std::make_unique<DnsSwitch>(config, std::move(dns_api))),
-      prober_(std::make_unique<Prober>(config->probe)),
+      probes_(std::make_unique<SiteProbes>(config->probe)),
+      host_worker_([this](const HostJob& job, const HostResult& r) {
+        metrics_->Action(HostReconfigurer::kAction, r.ok, r.seconds);
+        if (r.ok) {
+          Append(event::HostReconfigured{job.id, job.site.name, r.host,
+                                         r.changed});
+        } else {
+          Append(event::HostFailed{job.id, job.site.name, r.host,
+                                   std::string(r.error_kind_name()), r.message,
+                                   r.attempts});
+        }
+      }),
       config_(config),
       hosts_(std::move(hosts)) {
   if (!config->actuator) {
@@ -130,7 +105,6 @@ bool Engine::OnJournaled(const std::string& line) {
     return false;
   }
   bool news = false;
-  bool wake_hosts = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     const std::string hosts_before =
@@ -138,11 +112,8 @@ bool Engine::OnJournaled(const std::string& line) {
     state_ = Apply(std::move(state_), entry, &news);
     const std::string hosts_after =
         state_.shared.hosts ? state_.shared.hosts->id : "";
-    if (hosts_after != hosts_before) {
-      // Newer work supersedes what the host thread is doing.
-      if (host_cancel_ != nullptr) host_cancel_->Stop();
-      wake_hosts = true;
-    }
+    // Newer work supersedes what the host thread is doing.
+    if (hosts_after != hosts_before) OfferHostWork();
     // What the reconcile thread did not write itself is news to it.
     const bool external =
         std::holds_alternative<event::Webhook>(entry.event) ||
@@ -153,7 +124,6 @@ bool Engine::OnJournaled(const std::string& line) {
     if (news && external) wake_ = true;
     metrics_->paused.Set(state_.shared.paused);
   }
-  if (wake_hosts) host_cv_.notify_all();
   wake_cv_.notify_all();
   return news;
 }
@@ -168,22 +138,11 @@ bool Engine::Append(const Event& event) {
 
 bool Engine::Record(const Notification& n) {
   const auto config = this->config();
-  event::Webhook e;
-  e.receiver = n.receiver;
-  e.status = AlertStatusName(n.status);
-  e.group_key = n.group_key;
-  for (const Alert& a : n.alerts) {
-    if (!IsDrAlert(a)) {
-      ++e.ignored_alerts;
-    } else if (config->FindSite(a.labels.at(std::string(kSiteLabel))) ==
-               nullptr) {
-      // Journaled and counted, never stored where it would compete with the
-      // alerts of configured sites.
-      e.unknown_site_alerts.push_back(RecordOf(a));
-    } else {
-      e.alerts.push_back(RecordOf(a));
-    }
-  }
+  // DR alerts for sites not in the config are journaled and counted, never
+  // stored where they would compete with the alerts of configured sites.
+  const event::Webhook e = WebhookEvent(n, [&](const std::string& site) {
+    return config->FindSite(site) != nullptr;
+  });
   if (!Append(e)) return false;
   metrics_->alerts_ignored.Add({{"reason", "not_dr"}})
       .Increment(static_cast<double>(e.ignored_alerts));
@@ -214,29 +173,18 @@ ManualOutcome Engine::RequestSwitch(const std::string& target,
   if (config()->FindSite(target) == nullptr) {
     return Refusal(400, "unknown site \"" + target + "\"");
   }
-  auto intent = std::make_shared<Intent>();
-  intent->target = target;
-  intent->reason = reason;
-  intent->force = force;
-  std::unique_lock<std::mutex> lock(mu_);
-  if (stopping_) return Refusal(503, "the actuator is stopping");
-  intents_.push_back(intent);
-  wake_ = true;
-  wake_cv_.notify_all();
-  const auto deadline = std::chrono::steady_clock::now() + kIntentWait;
-  intent_cv_.wait_until(lock, deadline, [&] {
-    return intent->answer.has_value() || intent->taken;
-  });
-  if (!intent->taken && !intent->answer) {
-    // Not taken up in time: withdrawn, so it can never start later.
-    intents_.erase(std::find(intents_.begin(), intents_.end(), intent));
+  auto answer =
+      intents_.Submit(SwitchIntent{target, reason, force}, kIntentWait, [this] {
+        std::lock_guard<std::mutex> lock(mu_);
+        wake_ = true;
+        wake_cv_.notify_all();
+      });
+  if (!answer) {
     return Refusal(503,
-                   "the actuator is busy finishing a step; nothing was "
-                   "started, try again");
+                   "the actuator is busy finishing a step or stopping; "
+                   "nothing was started, try again");
   }
-  // Taken: the decision is under way and ends within its probes.
-  intent_cv_.wait(lock, [&] { return intent->answer.has_value(); });
-  return *intent->answer;
+  return *answer;
 }
 
 // -------------------------------------------------------------- the views
@@ -272,7 +220,7 @@ void Engine::Reload(std::shared_ptr<const Config> config,
 // ------------------------------------------------------ the reconcile loop
 
 void Engine::Run(const Stopper& stop) {
-  std::thread host_thread([this, &stop] { HostLoop(stop); });
+  std::thread host_thread([this] { host_worker_.Run(); });
   StandbyWarmer warmer(
       [this] {
         std::lock_guard<std::mutex> lock(mu_);
@@ -281,7 +229,15 @@ void Engine::Run(const Stopper& stop) {
       },
       metrics_->standby_host_ready);
   std::thread warm_thread([&] { warmer.Run(stop, kWarmEvery); });
-  std::thread pull_thread([this, &stop] { PullLoop(stop); });
+  AlertPullLoop puller(
+      {[this] { return config(); },
+       [this] {
+         std::lock_guard<std::mutex> lock(mu_);
+         return state_.alerts;
+       },
+       [this](const event::AlertsPulled& e) { return Append(e); }},
+      metrics_->alertmanager_pulls);
+  std::thread pull_thread([&] { puller.Run(stop); });
   Append(event::Started{kVersion, kRevision, "standalone", dry_run_});
   while (!stop.stopped()) {
     const auto started = std::chrono::steady_clock::now();
@@ -293,17 +249,8 @@ void Engine::Run(const Stopper& stop) {
     // However many wake-ups arrive, rounds are at least kMinGap apart.
     stop.WaitUntil(started + kMinGap);
   }
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stopping_ = true;
-    for (const auto& intent : intents_) {
-      intent->answer = Refusal(503, "the actuator is stopping");
-    }
-    intents_.clear();
-    if (host_cancel_ != nullptr) host_cancel_->Stop();
-  }
-  intent_cv_.notify_all();
-  host_cv_.notify_all();
+  intents_.Close(Refusal(503, "the actuator is stopping"));
+  host_worker_.Stop();
   host_thread.join();
   warm_thread.join();
   pull_thread.join();
@@ -323,7 +270,8 @@ void Engine::Reconcile(const Stopper& stop) {
   // A switch begun (possibly before a crash) is finished first; under
   // --dry-run it is only reported.
   if (!in_progress || dry_run_) ReadDns(stop);
-  ServeIntents(stop);
+  intents_.Serve(
+      [&](const SwitchIntent& intent) { return Serve(intent, stop); });
   {
     std::lock_guard<std::mutex> lock(mu_);
     in_progress = state_.shared.action;
@@ -342,58 +290,27 @@ void Engine::ApplyReload() {
   dns_ =
       std::make_unique<DnsSwitch>(config_, std::move(pending_reload_->dns_api));
   hosts_ = std::move(pending_reload_->hosts);
-  prober_ = std::make_unique<Prober>(config_->probe);
+  probes_ = std::make_unique<SiteProbes>(config_->probe);
   pending_reload_.reset();
   // Host work restarts with the new config (keys, known hosts, env).
   ++host_generation_;
-  if (host_cancel_ != nullptr) host_cancel_->Stop();
-  host_cv_.notify_all();
+  OfferHostWork();
   log::Info("config reloaded");
 }
 
 void Engine::ProbeRound(const Config& config) {
-  std::vector<std::string> urls;
-  for (const SiteConfig& s : config.sites) urls.push_back(s.health_url);
-  std::vector<ProbeResult> results = prober_->ProbeAll(urls);
-  const TimePoint now = Now();
+  const std::vector<ProbeResult> results = probes_->Round(config);
   std::lock_guard<std::mutex> lock(mu_);
-  for (std::size_t i = 0; i < results.size(); ++i) {
-    const std::string& name = config.sites[i].name;
-    SiteHealth& h = observed_.health[name];
-    h.probed = true;
-    if (results[i].up) {
-      if (!h.confirmed_healthy || !h.healthy_since) h.healthy_since = now;
-    } else {
-      h.healthy_since.reset();
-    }
-    h.confirmed_healthy = results[i].up;
-    observed_.last_probe[name] = results[i];
-  }
+  NoteRound(config, results, Now(), &observed_);
 }
 
-// The confirmation burst, for automatic and manual switches alike:
-// confirm.probes rounds, confirm.interval apart.
+// The confirmation burst, for automatic and manual switches alike.
 std::map<std::string, SiteHealth> Engine::Confirm(const Config& config,
                                                   const Stopper& stop) {
-  const int n = config.actuator->confirm.probes;
-  std::vector<std::string> urls;
-  for (const SiteConfig& s : config.sites) urls.push_back(s.health_url);
-  std::vector<int> passed(urls.size(), 0);
-  for (int round = 0; round < n; ++round) {
-    if (round > 0 && stop.WaitFor(config.actuator->confirm.interval)) break;
-    auto results = prober_->ProbeAll(urls);
-    for (std::size_t i = 0; i < results.size(); ++i) {
-      if (results[i].up) ++passed[i];
-    }
-  }
+  const std::vector<int> passed = probes_->Burst(config, stop);
   std::lock_guard<std::mutex> lock(mu_);
-  std::map<std::string, SiteHealth> out = observed_.health;
-  for (std::size_t i = 0; i < urls.size(); ++i) {
-    SiteHealth& h = out[config.sites[i].name];
-    h.probed = true;
-    h.confirmed_healthy = Majority(passed[i], n);
-  }
-  return out;
+  return Confirmed(config, passed, config.actuator->confirm.probes,
+                   observed_.health);
 }
 
 void Engine::ReadDns(const Stopper& stop) {
@@ -409,17 +326,7 @@ void Engine::ReadDns(const Stopper& stop) {
     return;
   }
   observed_.serving = view.value().serving_site;
-  if (observed_.serving.empty()) {
-    for (const auto& e : view.value().records) {
-      if (!e.why.empty()) {
-        observed_.serving_unknown_because =
-            "record \"" + e.name + "\": " + e.why;
-      }
-    }
-    if (observed_.serving_unknown_because.empty()) {
-      observed_.serving_unknown_because = "records point to different sites";
-    }
-  }
+  observed_.serving_unknown_because = view.value().UnknownBecause();
 }
 
 DecisionInput Engine::Inputs(const Config& config) {
@@ -486,7 +393,7 @@ std::optional<SwitchAction> Engine::StartSwitch(
   e.trigger = trigger;
   e.reason = reason;
   e.force = force;
-  e.hosts = HostNames(config, to);
+  e.hosts = ssh::HostNames(config, to);
   if (!Append(e)) {
     log::Error("cannot journal a switch; not starting it",
                {{"to", to}, {"trigger", TriggerName(trigger)}});
@@ -536,14 +443,18 @@ void Engine::FinishSwitch(const SwitchAction& action, const Stopper& stop) {
           .count());
   if (!written) {
     if (stop.stopped()) return;
-    log::Error("dns update failed; will retry",
-               {{"id", action.id},
-                {"to", action.to},
-                {"kind", linode::ErrorKindName(written.error().kind)},
-                {"err", written.error().reason}});
-    Append(event::DnsFailed{
+    const event::DnsFailed failed{
         action.id, written.error().reason,
-        std::string(linode::ErrorKindName(written.error().kind))});
+        std::string(linode::ErrorKindName(written.error().kind))};
+    log::Error("dns update failed; will retry", {{"id", action.id},
+                                                 {"to", action.to},
+                                                 {"kind", failed.kind},
+                                                 {"err", failed.error}});
+    // Journaled when it changes: a provider that refuses for an hour must
+    // not fill the audit trail with one line a round.
+    if (action.last_error != failed.kind + ": " + failed.error) {
+      Append(failed);
+    }
     return;
   }
   {
@@ -569,7 +480,7 @@ void Engine::CompleteSwitch() {
     std::lock_guard<std::mutex> lock(mu_);
     const auto& hw = state_.shared.hosts;
     if (!hw || dry_run_) return;
-    if (!PendingHosts(*hw, HostNames(*config_, hw->site)).empty()) return;
+    if (!PendingHosts(*hw, ssh::HostNames(*config_, hw->site)).empty()) return;
     done = event::SwitchCompleted{
         hw->id, std::chrono::duration<double>(Now() - hw->started).count()};
   }
@@ -579,30 +490,10 @@ void Engine::CompleteSwitch() {
   }
 }
 
-void Engine::ServeIntents(const Stopper& stop) {
-  for (;;) {
-    std::shared_ptr<Intent> intent;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (intents_.empty()) return;
-      intent = intents_.front();
-      intents_.pop_front();
-      intent->taken = true;
-    }
-    intent_cv_.notify_all();
-    ManualOutcome answer = Serve(*intent, stop);
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      intent->answer = std::move(answer);
-    }
-    intent_cv_.notify_all();
-  }
-}
-
 // One operator switch, decided like every other (DecideManual) with the
 // same confirmation; a 202 is answered once its intent is journaled, and
 // the DNS step follows at once.
-ManualOutcome Engine::Serve(const Intent& intent, const Stopper& stop) {
+ManualOutcome Engine::Serve(const SwitchIntent& intent, const Stopper& stop) {
   const std::shared_ptr<const Config> config = this->config();
   if (config->FindSite(intent.target) == nullptr) {
     return Refusal(400, "unknown site \"" + intent.target + "\"");
@@ -639,34 +530,12 @@ ManualOutcome Engine::Serve(const Intent& intent, const Stopper& stop) {
       intent.reason.empty() ? d.reason : intent.reason, intent.force);
   if (!a) return Refusal(503, "cannot record the switch in the journal");
   FinishSwitch(*a, stop);
-  rapidjson::StringBuffer buf;
-  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
-  w.StartObject();
-  w.Key("action");
-  w.String(a->id.c_str());
-  w.Key("to");
-  w.String(a->to.c_str());
-  w.Key("status");
-  w.String("started");
-  w.EndObject();
-  return ManualOutcome{202, std::string(buf.GetString(), buf.GetSize())};
+  return ManualOutcome{202, SwitchStartedJson(a->id, a->to)};
 }
 
 void Engine::UpdateGauges() {
   std::lock_guard<std::mutex> lock(mu_);
-  std::map<std::string, int> firing;
-  for (const AlertEntry& e : state_.alerts.Firing(Now())) ++firing[e.site];
-  metrics_->Sites(*config_, observed_.serving, firing);
-  metrics_->paused.Set(state_.shared.paused);
-  std::size_t pending = 0;
-  if (const auto& hw = state_.shared.hosts) {
-    pending = PendingHosts(*hw, HostNames(*config_, hw->site)).size();
-  }
-  metrics_->converged.Set(
-      Converged(observed_.serving, state_.shared.action.has_value(), pending));
-  if (state_.last_switch) {
-    metrics_->last_switch_timestamp.Set(Seconds(state_.last_switch->dns_at));
-  }
+  metrics_->Update(*config_, state_, observed_, Now());
 }
 
 void Engine::MaybeCompact() {
@@ -679,136 +548,24 @@ void Engine::MaybeCompact() {
   }
 }
 
-// -------------------------------------------------------- the pull thread
-
-// Alerts pulled as well as pushed (SPEC.md §10): a firing alert that a
-// successful pull no longer lists is resolved, as if its resolved
-// notification had arrived; a failed pull changes nothing.
-void Engine::PullLoop(const Stopper& stop) {
-  static log::RateLimiter limiter(std::chrono::minutes(1));
-  std::shared_ptr<const Config> built_for;
-  std::unique_ptr<AlertmanagerPuller> puller;
-  Duration interval = kTick;
-  do {
-    const std::shared_ptr<const Config> config = this->config();
-    if (config != built_for) {  // started, or reloaded
-      built_for = config;
-      puller.reset();
-      interval = kTick;
-      if (const auto& am = config->actuator->alertmanager) {
-        interval = am->interval;
-        try {
-          puller = std::make_unique<AlertmanagerPuller>(*am);
-        } catch (const std::exception& e) {
-          log::Error("cannot pull alerts from Alertmanager",
-                     {{"err", e.what()}});
-        }
-      }
-    }
-    if (!puller) continue;
-    AlertSet before;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      before = state_.alerts;
-    }
-    const TimePoint now = Now();  // before the request: see PullChanges
-    PullResult r = puller->Pull(stop);
-    if (stop.stopped()) break;
-    metrics_->alertmanager_pulls.Add({{"result", r.ok ? "success" : "failure"}})
-        .Increment();
-    if (!r.ok) {
-      long suppressed = 0;
-      if (limiter.Allow("pull", &suppressed)) {
-        log::Warn(
-            "alert pull failed; keeping the alerts as they are",
-            {{"err", r.error}, {"suppressed", std::to_string(suppressed)}});
-      }
-      continue;
-    }
-    std::set<std::string> sites;
-    for (const SiteConfig& s : config->sites) sites.insert(s.name);
-    std::vector<Alert> changes = PullChanges(before, r.alerts, sites, now);
-    {
-      // Only what still changes something: a webhook may have told the
-      // same while the request was under way.
-      std::lock_guard<std::mutex> lock(mu_);
-      AlertSet probe = state_.alerts;
-      std::erase_if(changes, [&](const Alert& a) {
-        return probe.Apply(a, now, AlertSource::kPull) ==
-               ApplyResult::kIgnoredStale;
-      });
-    }
-    if (changes.empty()) continue;
-    event::AlertsPulled e;
-    e.source = r.source;
-    e.pulled_at = now;
-    for (const Alert& a : changes) e.changes.push_back(RecordOf(a));
-    if (Append(e)) {
-      log::Info("alerts pulled from Alertmanager",
-                {{"source", r.source},
-                 {"changes", std::to_string(e.changes.size())}});
-    }
-  } while (!stop.WaitFor(interval));
-}
-
 // -------------------------------------------------------- the host thread
 
-bool Engine::HostWorkToDo() const {
+// Offers the host thread the state's host work (none under --dry-run).
+// mu_ held.
+void Engine::OfferHostWork() {
   const auto& hw = state_.shared.hosts;
-  if (dry_run_ || !hw || !hosts_) return false;
-  if (hw->id + "#" + std::to_string(host_generation_) == host_finished_) {
-    return false;  // ran to its end (converged or gave up): nothing new
+  const SiteConfig* site = hw ? config_->FindSite(hw->site) : nullptr;
+  if (dry_run_ || site == nullptr || !hosts_) {
+    host_worker_.Offer(std::nullopt);
+    return;
   }
-  return !PendingHosts(*hw, HostNames(*config_, hw->site)).empty();
-}
-
-void Engine::HostLoop(const Stopper& stop) {
-  for (;;) {
-    Stopper cancel;
-    std::string key;
-    std::string id;
-    SiteConfig site;
-    std::vector<HostConfig> pending;
-    std::shared_ptr<HostReconfigurer> hosts;
-    {
-      std::unique_lock<std::mutex> lock(mu_);
-      host_cv_.wait(lock, [&] { return stopping_ || HostWorkToDo(); });
-      if (stopping_ || stop.stopped()) return;
-      const HostWork& hw = *state_.shared.hosts;
-      id = hw.id;
-      key = hw.id + "#" + std::to_string(host_generation_);
-      const SiteConfig* s = config_->FindSite(hw.site);
-      if (s == nullptr) {
-        host_finished_ = key;  // the site left the config: nothing to do
-        continue;
-      }
-      site = *s;
-      const std::vector<std::string> names = PendingHosts(hw, HostNames(site));
-      for (const HostConfig& h : site.hosts) {
-        if (std::find(names.begin(), names.end(), ssh::HostName(h)) !=
-            names.end()) {
-          pending.push_back(h);
-        }
-      }
-      hosts = hosts_;
-      host_cancel_ = &cancel;
-    }
-    hosts->Reconfigure(
-        site, pending, &cancel, [&](const SiteConfig& s, const HostResult& r) {
-          metrics_->Action(HostReconfigurer::kAction, r.ok, r.seconds);
-          if (r.ok) {
-            Append(event::HostReconfigured{id, s.name, r.host, r.changed});
-          } else {
-            Append(event::HostFailed{id, s.name, r.host,
-                                     std::string(r.error_kind_name()),
-                                     r.message, r.attempts});
-          }
-        });
-    std::lock_guard<std::mutex> lock(mu_);
-    host_cancel_ = nullptr;
-    // Cancelled (superseded, reloaded, stopping): the next wait decides.
-    if (!cancel.stopped()) host_finished_ = key;
-  }
+  HostJob job;
+  job.key = hw->id + "#" + std::to_string(host_generation_);
+  job.id = hw->id;
+  job.site = *site;
+  job.hosts = ssh::HostsNamed(*site, PendingHosts(*hw, ssh::HostNames(*site)));
+  job.reconfigurer = hosts_;
+  host_worker_.Offer(std::move(job));
 }
 
 }  // namespace drf::actuator

@@ -11,7 +11,10 @@
 
 #include "actuator/actions/dns_switch.h"
 #include "actuator/actions/host_reconfigure.h"
+#include "actuator/actions/host_worker.h"
+#include "actuator/actions/site_probes.h"
 #include "actuator/intake/alertmanager.h"
+#include "actuator/intents.h"
 #include "actuator/journal/journal.h"
 #include "actuator/metrics.h"
 #include "actuator/state/observed.h"
@@ -26,6 +29,13 @@ namespace drf::actuator {
 struct ManualOutcome {
   int http_status = 202;
   std::string json;
+};
+
+/// An operator's POST /api/v1/switch, as the reconcile thread decides it.
+struct SwitchIntent {
+  std::string target;
+  std::string reason;
+  bool force = false;
 };
 
 /// dr-actuator's orchestration loop: read inputs -> decide -> execute one
@@ -43,12 +53,13 @@ struct ManualOutcome {
 ///    manual_switch_refused, and writes Observed. Operator switch requests
 ///    reach it as intents, decided in order between two rounds, so a switch
 ///    never starts while another is before its DNS step (SPEC.md §9).
-///  - the host thread: converges the hosts of the last switch (one
-///    HostReconfigurer loop per piece of work, cancelled when a newer switch
-///    supersedes it); journals host_reconfigured / host_failed.
+///  - the host thread (HostWorker): converges the hosts of the last switch
+///    (one HostReconfigurer loop per piece of work, cancelled when a newer
+///    switch or a reload supersedes it); journals host_reconfigured and
+///    host_failed.
 ///  - the warm thread (StandbyWarmer): keeps SSH sessions to standby hosts.
-///  - the pull thread (with actuator.alertmanager): pulls the active DR
-///    alerts from Alertmanager and journals alerts_pulled with what changed.
+///  - the pull thread (AlertPullLoop, with actuator.alertmanager): pulls
+///    the active DR alerts and journals alerts_pulled with what changed.
 ///  - HTTP threads (HttpApi): journal webhook, paused and resumed; submit
 ///    switch intents and wait for the reconcile thread's answer (bounded);
 ///    read the views.
@@ -101,8 +112,6 @@ class Engine {
   static constexpr auto kIntentWait = std::chrono::seconds(30);
 
  private:
-  struct Intent;
-
   // The journal's apply callback (writer thread).
   bool OnJournaled(const std::string& line);
   bool Append(const Event& event);
@@ -115,8 +124,7 @@ class Engine {
                                             const Stopper& stop);
   void ReadDns(const Stopper& stop);
   DecisionInput Inputs(const Config& config);
-  void ServeIntents(const Stopper& stop);
-  ManualOutcome Serve(const Intent& intent, const Stopper& stop);
+  ManualOutcome Serve(const SwitchIntent& intent, const Stopper& stop);
   void DecideAndAct(const Stopper& stop);
   std::optional<SwitchAction> StartSwitch(
       const Config& config, const std::string& from, const std::string& to,
@@ -126,12 +134,7 @@ class Engine {
   void UpdateGauges();
   void MaybeCompact();
 
-  // The pull thread (actuator.alertmanager).
-  void PullLoop(const Stopper& stop);
-
-  // The host thread.
-  void HostLoop(const Stopper& stop);
-  bool HostWorkToDo() const;  // mu_ held
+  void OfferHostWork();  // mu_ held
 
   const bool dry_run_;
   std::unique_ptr<Journal> journal_;
@@ -139,12 +142,12 @@ class Engine {
 
   // The reconcile thread's alone.
   std::unique_ptr<DnsSwitch> dns_;
-  std::unique_ptr<Prober> prober_;
+  std::unique_ptr<SiteProbes> probes_;
+  HostWorker host_worker_;
 
   mutable std::mutex mu_;
-  std::condition_variable wake_cv_;    // the reconcile thread waits
-  std::condition_variable host_cv_;    // the host thread waits
-  std::condition_variable intent_cv_;  // requesters wait for answers
+  std::condition_variable wake_cv_;  // the reconcile thread waits
+  IntentQueue<SwitchIntent, ManualOutcome> intents_;
 
   // Guarded by mu_.
   State state_;        // written only by OnJournaled
@@ -152,21 +155,15 @@ class Engine {
   std::shared_ptr<const Config> config_;
   std::shared_ptr<HostReconfigurer> hosts_;
   bool wake_ = false;
-  bool stopping_ = false;
-  std::deque<std::shared_ptr<Intent>> intents_;
   struct PendingReload {
     std::shared_ptr<const Config> config;
     std::unique_ptr<linode::DnsApi> dns_api;
     std::shared_ptr<HostReconfigurer> hosts;
   };
   std::optional<PendingReload> pending_reload_;
-  // The last host work the host thread ran to its end, as
-  // "id#generation"; a reload bumps the generation so that work given up on
-  // is tried again with the new config. host_cancel_ stops the work it runs
-  // now (null when idle).
+  // Bumped by a reload, so that host work given up on is tried again with
+  // the new config.
   std::uint64_t host_generation_ = 0;
-  std::string host_finished_;
-  Stopper* host_cancel_ = nullptr;
 };
 
 }  // namespace drf::actuator

@@ -38,8 +38,8 @@ Parts Build(const std::string& path) {
   p.dns = std::make_unique<drf::linode::LinodeClient>(
       p.config->dns.api_url, drf::linode::LoadToken(p.config->dns),
       std::chrono::seconds(10));
-  p.hosts =
-      std::make_unique<drf::actuator::HostReconfigurer>(*p.config->actuator);
+  p.hosts = std::make_unique<drf::actuator::HostReconfigurer>(
+      *p.config->actuator, drf::actuator::kActuatorHostRetry);
   p.tokens = drf::actuator::LoadTokens(*p.config->actuator);
   if (const auto& am = p.config->actuator->alertmanager) {
     drf::actuator::AlertmanagerPuller check(*am);  // its token file reads

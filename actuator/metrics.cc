@@ -1,5 +1,6 @@
 #include "actuator/metrics.h"
 
+#include "actuator/ssh/session.h"
 #include "core/version.h"
 
 namespace drf::actuator {
@@ -145,6 +146,25 @@ void ActuatorMetrics::Switch(const std::string& from, const std::string& to,
             {"to", to},
             {"trigger", std::string(TriggerName(trigger))}})
       .Increment();
+}
+
+void ActuatorMetrics::Update(const Config& config, const State& state,
+                             const Observed& observed, TimePoint now) {
+  std::map<std::string, int> firing;
+  for (const AlertEntry& e : state.alerts.Firing(now)) ++firing[e.site];
+  Sites(config, observed.serving, firing);
+  paused.Set(state.shared.paused);
+  std::size_t pending = 0;
+  if (const auto& hw = state.shared.hosts) {
+    pending = PendingHosts(*hw, ssh::HostNames(config, hw->site)).size();
+  }
+  converged.Set(
+      Converged(observed.serving, state.shared.action.has_value(), pending));
+  if (state.last_switch) {
+    last_switch_timestamp.Set(std::chrono::duration<double>(
+                                  state.last_switch->dns_at.time_since_epoch())
+                                  .count());
+  }
 }
 
 void ActuatorMetrics::Sites(const Config& config, const std::string& serving,

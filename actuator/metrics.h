@@ -11,6 +11,8 @@
 #include <string_view>
 
 #include "actuator/policy/decision.h"
+#include "actuator/state/observed.h"
+#include "actuator/state/state.h"
 #include "core/config/config.h"
 
 namespace drf::actuator {
@@ -42,6 +44,10 @@ struct ActuatorMetrics {
   void Action(std::string_view action, bool ok, double seconds);
   void Decision(std::string_view outcome);
   void Switch(const std::string& from, const std::string& to, Trigger trigger);
+  /// Sets every gauge that follows the state and the observation: serving
+  /// site, firing alerts, paused, converged, last switch time.
+  void Update(const Config& config, const State& state,
+              const Observed& observed, TimePoint now);
   /// Sets the per-site gauges: serving (site "unknown" when `serving` is
   /// ""), and firing alerts per site (sites missing from `firing` at 0).
   void Sites(const Config& config, const std::string& serving,

@@ -8,6 +8,15 @@ DnsSwitch::DnsSwitch(std::shared_ptr<const Config> config,
                      std::unique_ptr<linode::DnsApi> api)
     : config_(std::move(config)), api_(std::move(api)) {}
 
+std::string DnsView::UnknownBecause() const {
+  if (!serving_site.empty()) return "";
+  std::string why;
+  for (const Entry& e : records) {
+    if (!e.why.empty()) why = "record \"" + e.name + "\": " + e.why;
+  }
+  return why.empty() ? "records point to different sites" : why;
+}
+
 linode::Result<std::int64_t> DnsSwitch::DomainId(const linode::Call& call) {
   if (domain_id_) return *domain_id_;
   auto id = api_->FindDomain(config_->dns.domain, call);

@@ -24,6 +24,9 @@ struct DnsView {
   /// The site every record points to, or "" when they disagree or any is
   /// unknown: the actuator never acts on a split view.
   std::string serving_site;
+
+  /// Why serving_site is "" (for the status and the logs); "" when known.
+  std::string UnknownBecause() const;
 };
 
 /// The DNS record switch (SPEC.md §6): reads where the configured records

@@ -108,6 +108,12 @@ struct HostRetryPolicy {
   Duration give_up_after = std::chrono::minutes(10);
 };
 
+/// What dr-actuator retries a host with: 0.5 s doubling to 30 s, with full
+/// jitter, until it converges or newer work supersedes it (never gives up:
+/// a host of the serving site must end up configured).
+inline const HostRetryPolicy kActuatorHostRetry{
+    std::chrono::milliseconds(500), std::chrono::seconds(30), Duration::zero()};
+
 /// The wait before the next attempt after `failures` failed ones (>= 1);
 /// `unit` is uniform in [0, 1). Pure.
 Duration HostBackoff(const HostRetryPolicy& policy, int failures, double unit);

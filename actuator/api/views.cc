@@ -30,15 +30,6 @@ void Number(Writer& w, const char* key, const std::optional<double>& v) {
   }
 }
 
-std::vector<std::string> HostNames(const Config& config,
-                                   const std::string& site) {
-  std::vector<std::string> out;
-  if (const SiteConfig* s = config.FindSite(site)) {
-    for (const HostConfig& h : s->hosts) out.push_back(ssh::HostName(h));
-  }
-  return out;
-}
-
 }  // namespace
 
 std::string StatusJson(const StatusInput& in) {
@@ -138,7 +129,7 @@ std::string StatusJson(const StatusInput& in) {
   w.Key("hosts_pending");
   std::vector<std::string> pending;
   if (const auto& hw = sh.hosts) {
-    pending = PendingHosts(*hw, HostNames(in.config, hw->site));
+    pending = PendingHosts(*hw, ssh::HostNames(in.config, hw->site));
   }
   if (!pending.empty()) {
     w.StartObject();
@@ -184,6 +175,17 @@ std::string EventsJson(const std::vector<std::string>& lines,
   out += std::to_string(unreadable_lines);
   out += "}";
   return out;
+}
+
+std::string SwitchStartedJson(const std::string& id, const std::string& to) {
+  rapidjson::StringBuffer buf;
+  Writer w(buf);
+  w.StartObject();
+  Str(w, "action", id);
+  Str(w, "to", to);
+  Str(w, "status", "started");
+  w.EndObject();
+  return std::string(buf.GetString(), buf.GetSize());
 }
 
 std::string ErrorJson(std::string_view message) {

@@ -29,6 +29,10 @@ std::string StatusJson(const StatusInput& in);
 std::string EventsJson(const std::vector<std::string>& lines,
                        std::uint64_t unreadable_lines);
 
+/// The 202 answer to an operator's switch:
+/// {"action": id, "to": site, "status": "started"}. Pure.
+std::string SwitchStartedJson(const std::string& id, const std::string& to);
+
 /// {"error": message} (the operator API's refusals). Pure.
 std::string ErrorJson(std::string_view message);
 

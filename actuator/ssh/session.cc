@@ -246,6 +246,29 @@ std::string HostName(const HostConfig& host) {
   return host.user + "@" + host.address + ":" + std::to_string(host.port);
 }
 
+std::vector<std::string> HostNames(const SiteConfig& site) {
+  std::vector<std::string> out;
+  for (const HostConfig& h : site.hosts) out.push_back(HostName(h));
+  return out;
+}
+
+std::vector<std::string> HostNames(const Config& config,
+                                   const std::string& site) {
+  const SiteConfig* s = config.FindSite(site);
+  return s == nullptr ? std::vector<std::string>{} : HostNames(*s);
+}
+
+std::vector<HostConfig> HostsNamed(const SiteConfig& site,
+                                   const std::vector<std::string>& names) {
+  std::vector<HostConfig> out;
+  for (const HostConfig& h : site.hosts) {
+    if (std::find(names.begin(), names.end(), HostName(h)) != names.end()) {
+      out.push_back(h);
+    }
+  }
+  return out;
+}
+
 SshSession::SshSession(std::string name, Duration io_timeout)
     : name_(std::move(name)), io_timeout_(io_timeout) {}
 

@@ -219,4 +219,14 @@ class SshSession {
 /// "user@address:port": how a host is named in results and logs.
 std::string HostName(const HostConfig& host);
 
+/// HostName of each of `site`'s hosts, in order.
+std::vector<std::string> HostNames(const SiteConfig& site);
+/// The same for the site named `site` of `config` (none if it is not one).
+std::vector<std::string> HostNames(const Config& config,
+                                   const std::string& site);
+
+/// The hosts of `site` whose HostName is in `names`, in the site's order.
+std::vector<HostConfig> HostsNamed(const SiteConfig& site,
+                                   const std::vector<std::string>& names);
+
 }  // namespace drf::ssh

@@ -352,6 +352,25 @@ bool Decode(std::string_view line, Entry* out, std::string* error) {
   return true;
 }
 
+event::Webhook WebhookEvent(
+    const Notification& n,
+    const std::function<bool(const std::string&)>& configured) {
+  event::Webhook e;
+  e.receiver = n.receiver;
+  e.status = AlertStatusName(n.status);
+  e.group_key = n.group_key;
+  for (const Alert& a : n.alerts) {
+    if (!IsDrAlert(a)) {
+      ++e.ignored_alerts;
+    } else if (!configured(a.labels.at(std::string(kSiteLabel)))) {
+      e.unknown_site_alerts.push_back(RecordOf(a));
+    } else {
+      e.alerts.push_back(RecordOf(a));
+    }
+  }
+  return e;
+}
+
 event::AlertRecord RecordOf(const Alert& alert) {
   event::AlertRecord r;
   r.fingerprint = alert.fingerprint;

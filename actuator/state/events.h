@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -194,6 +195,13 @@ std::string Encode(const Event& event, TimePoint ts);
 /// lacks a required field; an unknown type decodes as event::Unknown. Pure;
 /// never throws.
 bool Decode(std::string_view line, Entry* out, std::string* error);
+
+/// The webhook event of a notification: its DR alerts for sites that
+/// `configured` accepts in `alerts`, its DR alerts for other sites in
+/// `unknown_site_alerts`, and the count of the rest. Pure.
+event::Webhook WebhookEvent(
+    const Notification& notification,
+    const std::function<bool(const std::string&)>& configured);
 
 /// The journaled form of an intake alert.
 event::AlertRecord RecordOf(const Alert& alert);
