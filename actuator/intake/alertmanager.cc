@@ -6,6 +6,7 @@
 #include <string>
 #include <utility>
 
+#include "actuator/intake/alertmanager_fields.h"
 #include "core/json/json.h"
 
 namespace drf::actuator {
@@ -16,10 +17,6 @@ using json::Need;
 using json::Printable;
 using rapidjson::SizeType;
 using rapidjson::Value;
-
-std::string_view View(const Value& v) {
-  return std::string_view(v.GetString(), v.GetStringLength());
-}
 
 // Walks the parsed document; the first problem wins and is kept in the
 // json::Reader.
@@ -52,82 +49,10 @@ class Validator {
     return true;
   }
 
-  bool ReadTime(const Value& obj, const char* name, const std::string& path,
-                TimePoint* out) {
-    std::string s;
-    if (!ReadString(obj, name, path, true, 64, &s)) return false;
-    auto t = ParseRfc3339(s);
-    if (!t) {
-      return r_.Fail(Join(path, name),
-                     "not an RFC 3339 timestamp: \"" + Printable(s) + "\"");
-    }
-    *out = *t;
-    return true;
-  }
-
-  // An object of string values ("labels", "annotations", ...). `out` may be
-  // null to only validate.
-  bool ReadStringMap(const Value& v, const std::string& path,
-                     std::size_t max_value_bytes,
-                     std::map<std::string, std::string>* out) {
-    if (!r_.IsObject(v, path)) return false;
-    if (v.MemberCount() > kMaxLabelsPerSet) {
-      return r_.Fail(
-          path, "more than " + std::to_string(kMaxLabelsPerSet) + " entries");
-    }
-    if (!r_.NoDuplicateKeys(v, path)) return false;
-    for (const auto& m : v.GetObject()) {
-      std::string_view name = View(m.name);
-      if (name.empty()) return r_.Fail(path, "empty name");
-      if (name.size() > kMaxLabelNameBytes) {
-        return r_.Fail(path, "name \"" + Printable(name) + "\" longer than " +
-                                 std::to_string(kMaxLabelNameBytes) + " bytes");
-      }
-      std::string value;
-      if (!r_.String(m.value, path + "." + Printable(name), &value,
-                     max_value_bytes)) {
-        return false;
-      }
-      if (out != nullptr) out->emplace(std::string(name), std::move(value));
-    }
-    return true;
-  }
-
-  bool ReadOptionalStringMap(const Value& obj, const char* name,
-                             const std::string& path,
-                             std::size_t max_value_bytes,
-                             std::map<std::string, std::string>* out) {
-    const Value* v = r_.Member(obj, path, name, Need::kOptional);
-    if (v == nullptr) return r_.ok();
-    return ReadStringMap(*v, Join(path, name), max_value_bytes, out);
-  }
-
   bool ReadAlert(const Value& v, const std::string& path, Alert* out) {
-    if (!r_.NoDuplicateKeys(v, path)) return false;
-    if (!ReadStatus(v, path, &out->status)) return false;
-    const Value* labels = r_.Member(v, path, "labels", Need::kRequired);
-    if (labels == nullptr) return false;
-    if (!ReadStringMap(*labels, Join(path, "labels"), kMaxLabelValueBytes,
-                       &out->labels)) {
-      return false;
-    }
-    std::map<std::string, std::string> annotations;
-    if (!ReadOptionalStringMap(v, "annotations", path, kMaxAnnotationValueBytes,
-                               &annotations)) {
-      return false;
-    }
-    if (auto it = annotations.find("summary"); it != annotations.end()) {
-      out->summary = it->second;
-    }
-    if (!ReadTime(v, "startsAt", path, &out->starts_at) ||
-        !ReadTime(v, "endsAt", path, &out->ends_at)) {
-      return false;
-    }
-    std::string generator_url;
-    return ReadString(v, "generatorURL", path, false, kMaxFieldBytes,
-                      &generator_url) &&
-           ReadString(v, "fingerprint", path, false, kMaxFieldBytes,
-                      &out->fingerprint);
+    return r_.NoDuplicateKeys(v, path) && ReadStatus(v, path, &out->status) &&
+           intake::ReadAlertContent(r_, v, path, out) &&
+           intake::ReadAlertOrigin(r_, v, path, out);
   }
 
   bool ReadNotification(const Value& root, Notification* out) {
@@ -148,12 +73,13 @@ class Validator {
                     &out->receiver) ||
         !ReadString(root, "externalURL", "", false, kMaxFieldBytes,
                     &out->external_url) ||
-        !ReadOptionalStringMap(root, "groupLabels", "", kMaxLabelValueBytes,
-                               nullptr) ||
-        !ReadOptionalStringMap(root, "commonLabels", "", kMaxLabelValueBytes,
-                               nullptr) ||
-        !ReadOptionalStringMap(root, "commonAnnotations", "",
-                               kMaxAnnotationValueBytes, nullptr)) {
+        !intake::ReadStringMap(r_, root, "", "groupLabels", Need::kOptional,
+                               kMaxLabelValueBytes, nullptr) ||
+        !intake::ReadStringMap(r_, root, "", "commonLabels", Need::kOptional,
+                               kMaxLabelValueBytes, nullptr) ||
+        !intake::ReadStringMap(r_, root, "", "commonAnnotations",
+                               Need::kOptional, kMaxAnnotationValueBytes,
+                               nullptr)) {
       return false;
     }
     if (const Value* t =
@@ -165,11 +91,7 @@ class Validator {
     }
     const Value* alerts = r_.Array(root, "", "alerts", Need::kRequired);
     if (alerts == nullptr) return false;
-    if (alerts->Size() > kMaxAlerts) {
-      return r_.Fail("alerts", "more than " + std::to_string(kMaxAlerts) +
-                                   " alerts (" +
-                                   std::to_string(alerts->Size()) + ")");
-    }
+    if (!intake::CheckAlertCount(r_, *alerts, "alerts")) return false;
     out->alerts.clear();
     out->alerts.reserve(alerts->Size());
     for (SizeType i = 0; i < alerts->Size(); ++i) {

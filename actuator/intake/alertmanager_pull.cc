@@ -5,45 +5,43 @@
 #include <map>
 #include <utility>
 
-#include "actuator/intake/json_fields.h"
+#include "actuator/intake/alertmanager_fields.h"
+#include "core/json/json.h"
 #include "core/util/secret.h"
 
 namespace drf::actuator {
 namespace {
 
-using intake_json::Join;
-using intake_json::Printable;
-using rapidjson::Document;
+using json::Index;
+using json::Join;
+using json::Need;
+using json::Printable;
 using rapidjson::SizeType;
 using rapidjson::Value;
 
-std::string Index(const std::string& path, SizeType i) {
-  return path + "[" + std::to_string(i) + "]";
-}
-
-// Walks a GET /api/v2/alerts body; the first problem wins.
-class ListReader : public intake_json::FieldReader {
+// Walks a GET /api/v2/alerts body; the first problem wins and is kept in the
+// json::Reader.
+class ListReader {
  public:
-  using FieldReader::FieldReader;
+  ListReader() : r_({.null_is_absent = true}) {}
+
+  json::Reader& reader() { return r_; }
 
   // An optional array of strings (status.silencedBy, status.inhibitedBy);
   // sets *non_empty when it has an entry.
-  bool ReadIdList(const Value& obj, const char* name, const std::string& path,
+  bool ReadIdList(const Value& obj, const std::string& path, const char* name,
                   bool* non_empty) {
-    const Value* v = Find(obj, name);
+    const Value* v = r_.Array(obj, path, name, Need::kOptional);
+    if (v == nullptr) return r_.ok();
     const std::string field = Join(path, name);
-    if (v == nullptr) return true;
-    if (!v->IsArray()) return Fail(field, "must be an array");
     if (v->Size() > kMaxAlerts) {
-      return Fail(field,
-                  "more than " + std::to_string(kMaxAlerts) + " entries");
+      return r_.Fail(field,
+                     "more than " + std::to_string(kMaxAlerts) + " entries");
     }
+    std::string id;
     for (SizeType i = 0; i < v->Size(); ++i) {
-      const Value& id = (*v)[i];
-      if (!id.IsString()) return Fail(Index(field, i), "must be a string");
-      if (id.GetStringLength() > kMaxFieldBytes) {
-        return Fail(Index(field, i),
-                    "longer than " + std::to_string(kMaxFieldBytes) + " bytes");
+      if (!r_.String((*v)[i], Index(field, i), &id, kMaxFieldBytes)) {
+        return false;
       }
     }
     *non_empty = v->Size() > 0;
@@ -53,25 +51,23 @@ class ListReader : public intake_json::FieldReader {
   // status: {state, silencedBy, inhibitedBy}; *active when it is "active"
   // and nothing silences or inhibits it.
   bool ReadStatus(const Value& alert, const std::string& path, bool* active) {
-    const Value* st = Find(alert, "status");
+    const Value* st = r_.Object(alert, path, "status", Need::kRequired);
     const std::string sp = Join(path, "status");
-    if (st == nullptr) return Fail(sp, "missing");
-    if (!st->IsObject()) return Fail(sp, "must be an object");
-    if (!NoDuplicateKeys(*st, sp)) return false;
+    if (st == nullptr || !r_.NoDuplicateKeys(*st, sp)) return false;
     std::string state;
-    if (!ReadString(*st, "state", sp, true, kMaxFieldBytes, &state)) {
+    if (!r_.String(*st, sp, "state", Need::kRequired, &state, kMaxFieldBytes)) {
       return false;
     }
     if (state != "active" && state != "suppressed" && state != "unprocessed") {
-      return Fail(Join(sp, "state"),
-                  "must be \"active\", \"suppressed\" or \"unprocessed\", "
-                  "got \"" +
-                      Printable(state) + "\"");
+      return r_.Fail(Join(sp, "state"),
+                     "must be \"active\", \"suppressed\" or \"unprocessed\", "
+                     "got \"" +
+                         Printable(state) + "\"");
     }
     bool silenced = false;
     bool inhibited = false;
-    if (!ReadIdList(*st, "silencedBy", sp, &silenced) ||
-        !ReadIdList(*st, "inhibitedBy", sp, &inhibited)) {
+    if (!ReadIdList(*st, sp, "silencedBy", &silenced) ||
+        !ReadIdList(*st, sp, "inhibitedBy", &inhibited)) {
       return false;
     }
     *active = state == "active" && !silenced && !inhibited;
@@ -79,21 +75,19 @@ class ListReader : public intake_json::FieldReader {
   }
 
   bool ReadReceivers(const Value& alert, const std::string& path) {
-    const Value* v = Find(alert, "receivers");
+    const Value* v = r_.Array(alert, path, "receivers", Need::kOptional);
+    if (v == nullptr) return r_.ok();
     const std::string field = Join(path, "receivers");
-    if (v == nullptr) return true;
-    if (!v->IsArray()) return Fail(field, "must be an array");
     if (v->Size() > kMaxLabelsPerSet) {
-      return Fail(field,
-                  "more than " + std::to_string(kMaxLabelsPerSet) + " entries");
+      return r_.Fail(
+          field, "more than " + std::to_string(kMaxLabelsPerSet) + " entries");
     }
+    std::string name;
     for (SizeType i = 0; i < v->Size(); ++i) {
-      const Value& r = (*v)[i];
       const std::string rp = Index(field, i);
-      if (!r.IsObject()) return Fail(rp, "must be an object");
-      if (!NoDuplicateKeys(r, rp)) return false;
-      std::string name;
-      if (!ReadString(r, "name", rp, true, kMaxFieldBytes, &name)) {
+      if (!r_.NoDuplicateKeys((*v)[i], rp) ||
+          !r_.String((*v)[i], rp, "name", Need::kRequired, &name,
+                     kMaxFieldBytes)) {
         return false;
       }
     }
@@ -103,36 +97,15 @@ class ListReader : public intake_json::FieldReader {
   // One gettableAlert; *keep is false for one that is not active.
   bool ReadAlert(const Value& v, const std::string& path, Alert* out,
                  bool* keep) {
-    if (!v.IsObject()) return Fail(path, "must be an object");
-    if (!NoDuplicateKeys(v, path)) return false;
-    const Value* labels = Find(v, "labels");
-    if (labels == nullptr) return Fail(Join(path, "labels"), "missing");
-    if (!ReadStringMap(*labels, Join(path, "labels"), kMaxLabelValueBytes,
-                       &out->labels)) {
+    if (!r_.NoDuplicateKeys(v, path) ||
+        !intake::ReadAlertContent(r_, v, path, out)) {
       return false;
     }
-    std::map<std::string, std::string> annotations;
-    if (!ReadOptionalStringMap(v, "annotations", path, kMaxAnnotationValueBytes,
-                               &annotations)) {
-      return false;
-    }
-    if (auto it = annotations.find("summary"); it != annotations.end()) {
-      out->summary = it->second;
-    }
-    if (!ReadTime(v, "startsAt", path, &out->starts_at) ||
-        !ReadTime(v, "endsAt", path, &out->ends_at)) {
-      return false;
-    }
-    if (FieldReader::Find(v, "updatedAt") != nullptr) {
-      TimePoint updated;
-      if (!ReadTime(v, "updatedAt", path, &updated)) return false;
-    }
-    std::string generator_url;
-    if (!ReadString(v, "generatorURL", path, false, kMaxFieldBytes,
-                    &generator_url) ||
-        !ReadString(v, "fingerprint", path, false, kMaxFieldBytes,
-                    &out->fingerprint) ||
-        !ReadReceivers(v, path) || !ReadStatus(v, path, keep)) {
+    TimePoint updated;
+    if (!intake::ReadTime(r_, v, path, "updatedAt", Need::kOptional,
+                          &updated) ||
+        !intake::ReadAlertOrigin(r_, v, path, out) || !ReadReceivers(v, path) ||
+        !ReadStatus(v, path, keep)) {
       return false;
     }
     out->status = AlertStatus::kFiring;
@@ -140,11 +113,8 @@ class ListReader : public intake_json::FieldReader {
   }
 
   bool ReadList(const Value& root, std::vector<Alert>* out) {
-    if (!root.IsArray()) return Fail("body", "must be a JSON array");
-    if (root.Size() > kMaxAlerts) {
-      return Fail("body", "more than " + std::to_string(kMaxAlerts) +
-                              " alerts (" + std::to_string(root.Size()) + ")");
-    }
+    if (!root.IsArray()) return r_.Fail("body", "must be a JSON array");
+    if (!intake::CheckAlertCount(r_, root, "body")) return false;
     out->reserve(root.Size());
     for (SizeType i = 0; i < root.Size(); ++i) {
       Alert alert;
@@ -154,6 +124,9 @@ class ListReader : public intake_json::FieldReader {
     }
     return true;
   }
+
+ private:
+  json::Reader r_;
 };
 
 std::string SiteOf(const Alert& alert) {
@@ -179,16 +152,22 @@ void AppendError(std::string* all, const std::string& url,
 
 bool ParseAlertList(std::string_view body, std::vector<Alert>* out,
                     std::string* error) {
-  ListReader r(error);
-  if (out == nullptr) return r.Fail("body", "no output");
-  out->clear();
-  Document doc;
-  if (!intake_json::ParseBody(body, kMaxAlertListBytes, &doc, error)) {
+  auto fail = [&](const std::string& message) {
+    if (error != nullptr) *error = message;
     return false;
+  };
+  if (out == nullptr) return fail("body: no output");
+  out->clear();
+  rapidjson::Document doc;
+  if (auto err = json::Parse(
+          body, {.max_bytes = kMaxAlertListBytes, .max_depth = kMaxJsonDepth},
+          &doc)) {
+    return fail("body: " + err->message);
   }
+  ListReader r;
   if (!r.ReadList(doc, out)) {
     out->clear();
-    return false;
+    return fail(r.reader().error());
   }
   return true;
 }
