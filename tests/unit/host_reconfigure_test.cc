@@ -10,6 +10,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "actuator/actions/host_worker.h"
+
 namespace drf::actuator {
 namespace {
 
@@ -419,6 +421,125 @@ TEST(SshHostActionsTest, UnreadableKeyIsReportedAsKey) {
   EXPECT_FALSE(r.ok);
   EXPECT_EQ(r.error_kind, ErrorKind::kKey);
   EXPECT_EQ(r.error_kind_name(), "key");
+}
+
+// ----------------------------------------------------------- HostWorker
+
+HostJob Job(const std::string& key, std::shared_ptr<HostReconfigurer> r,
+            int hosts = 1) {
+  HostJob job;
+  job.key = key;
+  job.id = key;
+  job.site = Site(hosts);
+  job.hosts = job.site.hosts;
+  job.reconfigurer = std::move(r);
+  return job;
+}
+
+struct Reports {
+  std::mutex mu;
+  std::vector<std::pair<std::string, bool>> seen;  // (job id, ok)
+  void Add(const HostJob& job, const HostResult& r) {
+    std::lock_guard<std::mutex> lock(mu);
+    seen.emplace_back(job.id, r.ok);
+  }
+  std::size_t size() {
+    std::lock_guard<std::mutex> lock(mu);
+    return seen.size();
+  }
+};
+
+TEST(HostWorkerTest, RunsAJobOnceAndReportsEveryAttempt) {
+  auto fake = std::make_shared<FakeHostActions>();
+  fake->Script("10.0.0.1", {kDown, kOk});
+  auto r = std::make_shared<HostReconfigurer>(fake, Fast());
+  Reports reports;
+  HostWorker worker(
+      [&](const HostJob& j, const HostResult& h) { reports.Add(j, h); });
+  std::thread t([&] { worker.Run(); });
+  worker.Offer(Job("a#0", r));
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (reports.size() < 2 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(5ms);
+  }
+  // The same job again (the state changed, not the work): nothing runs.
+  worker.Offer(Job("a#0", r));
+  std::this_thread::sleep_for(100ms);
+  worker.Stop();
+  t.join();
+  EXPECT_EQ(fake->calls("10.0.0.1"), 2);
+  ASSERT_EQ(reports.seen.size(), 2u);
+  EXPECT_FALSE(reports.seen[0].second);
+  EXPECT_TRUE(reports.seen[1].second);
+}
+
+TEST(HostWorkerTest, ANewerJobCancelsTheOneThatRuns) {
+  auto fake = std::make_shared<FakeHostActions>();
+  fake->Script("10.0.0.1", {kDown});  // never converges
+  HostRetryPolicy forever = Fast();
+  forever.give_up_after = 0ms;
+  auto r = std::make_shared<HostReconfigurer>(fake, forever);
+  auto ok = std::make_shared<FakeHostActions>();
+  auto r2 = std::make_shared<HostReconfigurer>(ok, Fast());
+  Reports reports;
+  HostWorker worker(
+      [&](const HostJob& j, const HostResult& h) { reports.Add(j, h); });
+  std::thread t([&] { worker.Run(); });
+  worker.Offer(Job("old#0", r));
+  while (fake->calls("10.0.0.1") < 2) std::this_thread::sleep_for(5ms);
+  worker.Offer(Job("new#0", r2));
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (ok->calls("10.0.0.1") < 1 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(5ms);
+  }
+  std::this_thread::sleep_for(100ms);
+  const int old_calls = fake->calls("10.0.0.1");
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(fake->calls("10.0.0.1"), old_calls);  // the old one stopped
+  EXPECT_EQ(ok->calls("10.0.0.1"), 1);
+  worker.Stop();
+  t.join();
+}
+
+TEST(HostWorkerTest, AJobThatGaveUpIsNotRunAgainUntilANewOneComes) {
+  auto fake = std::make_shared<FakeHostActions>();
+  fake->Script("10.0.0.1", {{false, ErrorKind::kInvalid, false, false}});
+  auto r = std::make_shared<HostReconfigurer>(fake, Fast());
+  HostWorker worker([](const HostJob&, const HostResult&) {});
+  std::thread t([&] { worker.Run(); });
+  worker.Offer(Job("a#0", r));
+  std::this_thread::sleep_for(300ms);
+  worker.Offer(Job("a#0", r));  // the same work: no rerun, no spin
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(fake->calls("10.0.0.1"), 1);
+  worker.Offer(Job("a#1", r));  // a reload: tried again
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (fake->calls("10.0.0.1") < 2 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(5ms);
+  }
+  EXPECT_EQ(fake->calls("10.0.0.1"), 2);
+  worker.Stop();
+  t.join();
+}
+
+TEST(HostWorkerTest, StopEndsARetryingJobAtOnce) {
+  auto fake = std::make_shared<FakeHostActions>();
+  fake->Script("10.0.0.1", {kDown});
+  HostRetryPolicy slow;
+  slow.base = 10s;
+  slow.cap = 10s;
+  slow.give_up_after = 0ms;
+  auto r = std::make_shared<HostReconfigurer>(fake, slow);
+  HostWorker worker([](const HostJob&, const HostResult&) {});
+  std::thread t([&] { worker.Run(); });
+  worker.Offer(Job("a#0", r));
+  while (fake->calls("10.0.0.1") < 1) std::this_thread::sleep_for(5ms);
+  auto start = std::chrono::steady_clock::now();
+  worker.Stop();
+  t.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
 }
 
 }  // namespace
