@@ -10,7 +10,7 @@
 namespace drf::actuator {
 namespace {
 
-using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+using Writer = JsonWriter;
 
 void Str(Writer& w, std::string_view key, std::string_view value) {
   w.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
@@ -19,15 +19,6 @@ void Str(Writer& w, std::string_view key, std::string_view value) {
 
 void Time(Writer& w, std::string_view key, TimePoint t) {
   Str(w, key, FormatRfc3339(t));
-}
-
-void Number(Writer& w, const char* key, const std::optional<double>& v) {
-  w.Key(key);
-  if (v) {
-    w.Double(*v);
-  } else {
-    w.Null();
-  }
 }
 
 }  // namespace
@@ -96,33 +87,11 @@ std::string StatusJson(const StatusInput& in) {
   w.EndArray();
   if (const auto& l = st.last_switch) {
     w.Key("last_switch");
-    w.StartObject();
-    Str(w, "id", l->id);
-    Str(w, "from", l->from);
-    Str(w, "to", l->to);
-    Str(w, "trigger", TriggerName(l->trigger));
-    Str(w, "reason", l->reason);
-    Time(w, "started", l->started);
-    Time(w, "dns_at", l->dns_at);
-    w.Key("dns_done");
-    w.Bool(true);
-    Number(w, "seconds", l->seconds);
-    Number(w, "rpo_estimate_seconds", l->rpo_estimate_seconds);
-    w.EndObject();
+    WriteJson(w, *l);
   }
   w.Key("action_in_progress");
   if (const auto& a = sh.action) {
-    w.StartObject();
-    Str(w, "id", a->id);
-    Str(w, "from", a->from);
-    Str(w, "to", a->to);
-    Str(w, "trigger", TriggerName(a->trigger));
-    Str(w, "reason", a->reason);
-    Time(w, "started", a->started);
-    w.Key("dns_done");
-    w.Bool(false);
-    if (!a->last_error.empty()) Str(w, "last_error", a->last_error);
-    w.EndObject();
+    WriteJson(w, *a);
   } else {
     w.Null();
   }

@@ -14,7 +14,6 @@ namespace drf::actuator {
 namespace {
 
 using state_json::Reader;
-using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
 // How often the alert set drops what ended (in event time): often enough to
 // bound it, rarely enough that a storm of webhooks does not pay for it.
@@ -127,20 +126,21 @@ struct Reducer {
 
 // ---------------------------------------------------------------- snapshot
 
-void Str(Writer& w, const char* key, std::string_view v) {
+void Str(JsonWriter& w, const char* key, std::string_view v) {
   w.Key(key);
   w.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
 }
 
-void Time(Writer& w, const char* key, TimePoint t) {
+void Time(JsonWriter& w, const char* key, TimePoint t) {
   Str(w, key, FormatRfc3339(t));
 }
 
-void OptTime(Writer& w, const char* key, const std::optional<TimePoint>& t) {
+void OptTime(JsonWriter& w, const char* key,
+             const std::optional<TimePoint>& t) {
   if (t) Time(w, key, *t);
 }
 
-void OptNumber(Writer& w, const char* key, const std::optional<double>& v) {
+void OptNumber(JsonWriter& w, const char* key, const std::optional<double>& v) {
   w.Key(key);
   if (v) {
     w.Double(*v);
@@ -149,7 +149,7 @@ void OptNumber(Writer& w, const char* key, const std::optional<double>& v) {
   }
 }
 
-void Strings(Writer& w, const char* key, const auto& list) {
+void Strings(JsonWriter& w, const char* key, const auto& list) {
   w.Key(key);
   w.StartArray();
   for (const std::string& s : list) {
@@ -183,9 +183,43 @@ State Apply(State state, const Entry& entry, bool* news) {
   return state;
 }
 
+void WriteJson(JsonWriter& w, const SwitchAction& a) {
+  w.StartObject();
+  Str(w, "id", a.id);
+  Str(w, "from", a.from);
+  Str(w, "to", a.to);
+  Str(w, "trigger", TriggerName(a.trigger));
+  Str(w, "reason", a.reason);
+  w.Key("force");
+  w.Bool(a.force);
+  Time(w, "started", a.started);
+  w.Key("dns_done");
+  w.Bool(false);
+  OptNumber(w, "rpo_estimate_seconds", a.rpo_estimate_seconds);
+  if (a.hosts) Strings(w, "hosts", *a.hosts);
+  if (!a.last_error.empty()) Str(w, "last_error", a.last_error);
+  w.EndObject();
+}
+
+void WriteJson(JsonWriter& w, const LastSwitch& l) {
+  w.StartObject();
+  Str(w, "id", l.id);
+  Str(w, "from", l.from);
+  Str(w, "to", l.to);
+  Str(w, "trigger", TriggerName(l.trigger));
+  Str(w, "reason", l.reason);
+  Time(w, "started", l.started);
+  Time(w, "dns_at", l.dns_at);
+  w.Key("dns_done");
+  w.Bool(true);
+  OptNumber(w, "rpo_estimate_seconds", l.rpo_estimate_seconds);
+  OptNumber(w, "seconds", l.seconds);
+  w.EndObject();
+}
+
 std::string EncodeState(const State& s) {
   rapidjson::StringBuffer buf;
-  Writer w(buf);
+  JsonWriter w(buf);
   w.StartObject();
   w.Key("version");
   w.Int(2);
@@ -203,19 +237,7 @@ std::string EncodeState(const State& s) {
   OptTime(w, "last_manual_switch", s.shared.last_manual_switch);
   if (const auto& a = s.shared.action) {
     w.Key("action");
-    w.StartObject();
-    Str(w, "id", a->id);
-    Str(w, "from", a->from);
-    Str(w, "to", a->to);
-    Str(w, "trigger", TriggerName(a->trigger));
-    Str(w, "reason", a->reason);
-    w.Key("force");
-    w.Bool(a->force);
-    Time(w, "started", a->started);
-    OptNumber(w, "rpo_estimate_seconds", a->rpo_estimate_seconds);
-    if (a->hosts) Strings(w, "hosts", *a->hosts);
-    Str(w, "last_error", a->last_error);
-    w.EndObject();
+    WriteJson(w, *a);
   }
   if (const auto& h = s.shared.hosts) {
     w.Key("hosts");
@@ -233,17 +255,7 @@ std::string EncodeState(const State& s) {
   }
   if (const auto& l = s.last_switch) {
     w.Key("last_switch");
-    w.StartObject();
-    Str(w, "id", l->id);
-    Str(w, "from", l->from);
-    Str(w, "to", l->to);
-    Str(w, "trigger", TriggerName(l->trigger));
-    Str(w, "reason", l->reason);
-    Time(w, "started", l->started);
-    Time(w, "dns_at", l->dns_at);
-    OptNumber(w, "rpo_estimate_seconds", l->rpo_estimate_seconds);
-    OptNumber(w, "seconds", l->seconds);
-    w.EndObject();
+    WriteJson(w, *l);
   }
   if (const auto& d = s.last_decision) {
     w.Key("last_decision");

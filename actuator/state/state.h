@@ -1,5 +1,8 @@
 #pragma once
 
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -107,6 +110,13 @@ std::vector<std::string> PendingHosts(const HostWork& work,
 /// event changed anything an operator must keep in the audit trail: false
 /// only for a webhook or alerts_pulled that changed no alert.
 State Apply(State state, const Entry& entry, bool* news = nullptr);
+
+using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
+
+/// A switch as a JSON object: the form of the snapshot and of the status
+/// (`action_in_progress`, `last_switch`), with `dns_done`.
+void WriteJson(JsonWriter& w, const SwitchAction& action);
+void WriteJson(JsonWriter& w, const LastSwitch& last);
 
 /// The state as a JSON object (the snapshot), and back. DecodeState also
 /// reads the snapshots of 0.1.0. On error returns false, *error naming the
