@@ -1,7 +1,6 @@
 #include "actuator/engine.h"
 
 #include <algorithm>
-#include <random>
 #include <thread>
 #include <utility>
 
@@ -23,16 +22,6 @@ constexpr auto kDnsBudget = std::chrono::seconds(30);
 constexpr std::uint64_t kCompactBytes = 16 << 20;
 
 TimePoint Now() { return std::chrono::system_clock::now(); }
-
-std::string NewActionId() {
-  static std::mt19937_64 rng{std::random_device{}()};
-  static std::mutex mu;
-  std::lock_guard<std::mutex> lock(mu);
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx",
-                static_cast<unsigned long long>(rng()));
-  return buf;
-}
 
 ManualOutcome Refusal(int status, std::string_view message) {
   return ManualOutcome{status, ErrorJson(message)};
@@ -60,6 +49,7 @@ Engine::Engine(std::shared_ptr<const Config> config, bool dry_run,
                                    r.attempts});
         }
       }),
+      steps_([this](const Event& e) { return Append(e); }, *metrics_),
       config_(config),
       hosts_(std::move(hosts)) {
   if (!config->actuator) {
@@ -144,10 +134,7 @@ bool Engine::Record(const Notification& n) {
     return config->FindSite(site) != nullptr;
   });
   if (!Append(e)) return false;
-  metrics_->alerts_ignored.Add({{"reason", "not_dr"}})
-      .Increment(static_cast<double>(e.ignored_alerts));
-  metrics_->alerts_ignored.Add({{"reason", "unknown_site"}})
-      .Increment(static_cast<double>(e.unknown_site_alerts.size()));
+  metrics_->Ignored(e);
   if (!e.unknown_site_alerts.empty()) {
     log::Warn("DR alerts for sites not in the config; ignored",
               {{"site", e.unknown_site_alerts.front().site},
@@ -276,9 +263,14 @@ void Engine::Reconcile(const Stopper& stop) {
     std::lock_guard<std::mutex> lock(mu_);
     in_progress = state_.shared.action;
   }
-  if (in_progress) FinishSwitch(*in_progress, stop);
+  if (in_progress) DnsStep(*in_progress, stop);
   if (!in_progress || dry_run_) DecideAndAct(stop);
-  CompleteSwitch();
+  std::optional<HostWork> hosts;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    hosts = state_.shared.hosts;
+  }
+  if (hosts && !dry_run_) steps_.CompleteIfDone(*config, *hosts);
   UpdateGauges();
   MaybeCompact();
 }
@@ -376,7 +368,7 @@ void Engine::DecideAndAct(const Stopper& stop) {
   if (!MovesTraffic(d.outcome) || dry_run_) return;
   if (auto a = StartSwitch(*config, in.serving_site, d.target, d.trigger,
                            d.reason, false)) {
-    FinishSwitch(*a, stop);
+    DnsStep(*a, stop);
   }
 }
 
@@ -386,37 +378,18 @@ void Engine::DecideAndAct(const Stopper& stop) {
 std::optional<SwitchAction> Engine::StartSwitch(
     const Config& config, const std::string& from, const std::string& to,
     Trigger trigger, const std::string& reason, bool force) {
-  event::SwitchStarted e;
-  e.id = NewActionId();
-  e.from = from;
-  e.to = to;
-  e.trigger = trigger;
-  e.reason = reason;
-  e.force = force;
-  e.hosts = ssh::HostNames(config, to);
-  if (!Append(e)) {
-    log::Error("cannot journal a switch; not starting it",
-               {{"to", to}, {"trigger", TriggerName(trigger)}});
+  if (!steps_.Start(config, from, to, trigger, reason, force)) {
     return std::nullopt;
   }
-  log::Warn("switching", {{"id", e.id},
-                          {"from", from},
-                          {"to", to},
-                          {"trigger", TriggerName(trigger)},
-                          {"why", reason}});
   std::lock_guard<std::mutex> lock(mu_);
   return state_.shared.action;
 }
 
-// The DNS step of `action` (idempotent); on success journals it, which
-// hands the hosts to the host thread. On failure the switch stays in
-// progress and the next round retries it.
-void Engine::FinishSwitch(const SwitchAction& action, const Stopper& stop) {
+// The DNS step of `action`; under --dry-run only reported.
+void Engine::DnsStep(const SwitchAction& action, const Stopper& stop) {
   if (dry_run_) {
     std::lock_guard<std::mutex> lock(mu_);
-    std::string what = "switch " + action.id + " from " +
-                       (action.from.empty() ? "unknown" : action.from) +
-                       " to " + action.to + " (DNS step, then hosts)";
+    const std::string what = WouldFinish(action);
     if (observed_.dry_run_would_finish != what) {
       log::Warn(
           "dry run: a switch is in progress in the journal; a real run "
@@ -426,67 +399,11 @@ void Engine::FinishSwitch(const SwitchAction& action, const Stopper& stop) {
     }
     return;
   }
-  const std::shared_ptr<const Config> config = this->config();
-  const SiteConfig* site = config->FindSite(action.to);
-  if (site == nullptr) {
-    log::Error("switch target no longer in the config; abandoning",
-               {{"id", action.id}, {"to", action.to}});
-    Append(event::SwitchAbandoned{
-        action.id, "switch target " + action.to + " is no longer configured"});
-    return;
-  }
-  const auto start = std::chrono::steady_clock::now();
-  auto written = dns_->SwitchTo(*site, linode::Call::Within(kDnsBudget, &stop));
-  metrics_->Action(
-      "dns_update", written.ok(),
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-          .count());
-  if (!written) {
-    if (stop.stopped()) return;
-    const event::DnsFailed failed{
-        action.id, written.error().reason,
-        std::string(linode::ErrorKindName(written.error().kind))};
-    log::Error("dns update failed; will retry", {{"id", action.id},
-                                                 {"to", action.to},
-                                                 {"kind", failed.kind},
-                                                 {"err", failed.error}});
-    // Journaled when it changes: a provider that refuses for an hour must
-    // not fill the audit trail with one line a round.
-    if (action.last_error != failed.kind + ": " + failed.error) {
-      Append(failed);
-    }
-    return;
-  }
-  {
+  if (steps_.Dns(*dns_, *config(), action, stop)) {
     // Verified at the provider: this is what is served now.
     std::lock_guard<std::mutex> lock(mu_);
     observed_.serving = action.to;
     observed_.serving_unknown_because.clear();
-  }
-  if (!Append(event::DnsUpdated{action.id, action.to, written.value()})) {
-    return;  // the next round rewrites nothing and journals it again
-  }
-  metrics_->Switch(action.from, action.to, action.trigger);
-  log::Warn("dns switched",
-            {{"id", action.id},
-             {"to", action.to},
-             {"records_written", std::to_string(written.value())}});
-}
-
-// switch_completed once every host of the last switch is done.
-void Engine::CompleteSwitch() {
-  std::optional<event::SwitchCompleted> done;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    const auto& hw = state_.shared.hosts;
-    if (!hw || dry_run_) return;
-    if (!PendingHosts(*hw, ssh::HostNames(*config_, hw->site)).empty()) return;
-    done = event::SwitchCompleted{
-        hw->id, std::chrono::duration<double>(Now() - hw->started).count()};
-  }
-  if (Append(*done)) {
-    log::Info("switch completed",
-              {{"id", done->id}, {"seconds", std::to_string(done->seconds)}});
   }
 }
 
@@ -529,7 +446,7 @@ ManualOutcome Engine::Serve(const SwitchIntent& intent, const Stopper& stop) {
       *config, in.serving_site, intent.target, Trigger::kManual,
       intent.reason.empty() ? d.reason : intent.reason, intent.force);
   if (!a) return Refusal(503, "cannot record the switch in the journal");
-  FinishSwitch(*a, stop);
+  DnsStep(*a, stop);
   return ManualOutcome{202, SwitchStartedJson(a->id, a->to)};
 }
 

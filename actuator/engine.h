@@ -13,6 +13,7 @@
 #include "actuator/actions/host_reconfigure.h"
 #include "actuator/actions/host_worker.h"
 #include "actuator/actions/site_probes.h"
+#include "actuator/actions/switch_steps.h"
 #include "actuator/intake/alertmanager.h"
 #include "actuator/intents.h"
 #include "actuator/journal/journal.h"
@@ -129,8 +130,7 @@ class Engine {
   std::optional<SwitchAction> StartSwitch(
       const Config& config, const std::string& from, const std::string& to,
       Trigger trigger, const std::string& reason, bool force);
-  void FinishSwitch(const SwitchAction& action, const Stopper& stop);
-  void CompleteSwitch();
+  void DnsStep(const SwitchAction& action, const Stopper& stop);
   void UpdateGauges();
   void MaybeCompact();
 
@@ -144,6 +144,7 @@ class Engine {
   std::unique_ptr<DnsSwitch> dns_;
   std::unique_ptr<SiteProbes> probes_;
   HostWorker host_worker_;
+  SwitchSteps steps_;
 
   mutable std::mutex mu_;
   std::condition_variable wake_cv_;  // the reconcile thread waits

@@ -139,6 +139,13 @@ void ActuatorMetrics::Decision(std::string_view outcome) {
   decisions.Add({{"decision", std::string(outcome)}}).Increment();
 }
 
+void ActuatorMetrics::Ignored(const event::Webhook& e) {
+  alerts_ignored.Add({{"reason", "not_dr"}})
+      .Increment(static_cast<double>(e.ignored_alerts));
+  alerts_ignored.Add({{"reason", "unknown_site"}})
+      .Increment(static_cast<double>(e.unknown_site_alerts.size()));
+}
+
 void ActuatorMetrics::Switch(const std::string& from, const std::string& to,
                              Trigger trigger) {
   switches

@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "actuator/policy/decision.h"
+#include "actuator/state/events.h"
 #include "actuator/state/observed.h"
 #include "actuator/state/state.h"
 #include "core/config/config.h"
@@ -43,6 +44,8 @@ struct ActuatorMetrics {
   /// Counts one run of `action` ("dns_update", "host_reconfigure").
   void Action(std::string_view action, bool ok, double seconds);
   void Decision(std::string_view outcome);
+  /// Counts the alerts of a journaled notification that are not acted on.
+  void Ignored(const event::Webhook& webhook);
   void Switch(const std::string& from, const std::string& to, Trigger trigger);
   /// Sets every gauge that follows the state and the observation: serving
   /// site, firing alerts, paused, converged, last switch time.

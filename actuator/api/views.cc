@@ -23,6 +23,12 @@ void Time(Writer& w, std::string_view key, TimePoint t) {
 
 }  // namespace
 
+std::string WouldFinish(const SwitchAction& action) {
+  return "switch " + action.id + " from " +
+         (action.from.empty() ? "unknown" : action.from) + " to " + action.to +
+         " (DNS step, then hosts)";
+}
+
 std::string StatusJson(const StatusInput& in) {
   const State& st = in.state;
   const State::Shared& sh = st.shared;

@@ -21,6 +21,10 @@ struct StatusInput {
   TimePoint now;
 };
 
+/// What --dry-run says of a switch it found in progress and does not
+/// finish ("switch ID from A to B (DNS step, then hosts)"). Pure.
+std::string WouldFinish(const SwitchAction& action);
+
 /// GET /api/v1/status (SPEC.md §6). Pure.
 std::string StatusJson(const StatusInput& in);
 
