@@ -332,8 +332,10 @@ TEST(EventCodecTest, DeepNestingDoesNotExhaustTheStack) {
 
 // --------------------------------------------------- journals of 0.1.0
 
-std::vector<std::string> Lines(const std::string& name) {
-  std::ifstream in(std::string(DRF_TESTDATA_DIR) + "/journal/v0.1.0/" + name);
+std::vector<std::string> Lines(const std::string& name,
+                               const std::string& dir = "v0.1.0") {
+  std::ifstream in(std::string(DRF_TESTDATA_DIR) + "/journal/" + dir + "/" +
+                   name);
   std::vector<std::string> out;
   for (std::string line; std::getline(in, line);) out.push_back(line);
   return out;
@@ -389,6 +391,38 @@ TEST(JournalReplayTest, A010JournalWithDnsAndHostFailuresReplays) {
   State mid = Replay(lines);
   ASSERT_TRUE(mid.shared.action);
   EXPECT_EQ(mid.shared.action->last_error, "client: HTTP 400: Bad Request");
+}
+
+TEST(JournalReplayTest, AJournalOfThisVersionReplaysToItsEnd) {
+  // Written by this version: unknown-site alerts, a refused PUT, a host
+  // down then back, switch_completed, a refused manual switch.
+  const auto lines = Lines("switch-with-failures.jsonl", "current");
+  ASSERT_EQ(lines.size(), 15u);
+  for (const std::string& line : lines) {
+    Entry e;
+    std::string error;
+    ASSERT_TRUE(Decode(line, &e, &error)) << error;
+    EXPECT_FALSE(std::holds_alternative<event::Unknown>(e.event)) << line;
+  }
+  State s = Replay(lines);
+  EXPECT_FALSE(s.shared.action);
+  EXPECT_FALSE(s.shared.hosts);  // completed
+  ASSERT_TRUE(s.last_switch);
+  EXPECT_EQ(s.last_switch->to, "eu-central");
+  ASSERT_TRUE(s.last_switch->seconds);
+  EXPECT_GT(*s.last_switch->seconds, 0);
+  EXPECT_FALSE(s.shared.paused);
+  EXPECT_EQ(s.alerts.size(), 1u);  // us-east's; never the unknown "mars"
+  EXPECT_TRUE(
+      s.alerts.FiringSites(*ParseRfc3339("2026-12-04T03:31:51Z")).empty());
+  // Re-encoding every line gives the line back (after its seq).
+  for (const std::string& line : lines) {
+    Entry e;
+    ASSERT_TRUE(Decode(line, &e, nullptr));
+    EXPECT_EQ("{\"seq\":" + std::to_string(e.seq) + "," +
+                  Encode(e.event, e.ts).substr(1),
+              line);
+  }
 }
 
 // --------------------------------------------------------------- snapshot
