@@ -93,10 +93,11 @@ bool SwitchSteps::Dns(DnsSwitch& dns, const Config& config,
 
 void SwitchSteps::CompleteIfDone(const Config& config, const HostWork& work) {
   if (!PendingHosts(work, ssh::HostNames(config, work.site)).empty()) return;
+  // From the intent to the last step done (as journaled, so a switch of an
+  // earlier version completed after an upgrade is timed right too).
   const event::SwitchCompleted done{
-      work.id, std::chrono::duration<double>(std::chrono::system_clock::now() -
-                                             work.started)
-                   .count()};
+      work.id,
+      std::chrono::duration<double>(work.done_at - work.started).count()};
   if (journal_(done)) {
     log::Info("switch completed",
               {{"id", done.id}, {"seconds", std::to_string(done.seconds)}});

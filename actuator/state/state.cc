@@ -80,6 +80,7 @@ struct Reducer {
     work.id = a.id;
     work.site = a.to;
     work.started = a.started;
+    work.done_at = ts;
     work.hosts = a.hosts;
     s.shared.hosts = std::move(work);
     s.shared.action.reset();
@@ -93,6 +94,7 @@ struct Reducer {
     if (!s.shared.hosts || s.shared.hosts->id != e.id) return;
     s.shared.hosts->done.insert(e.host);
     s.shared.hosts->errors.erase(e.host);
+    s.shared.hosts->done_at = std::max(s.shared.hosts->done_at, ts);
   }
   void operator()(const event::HostFailed& e) {
     if (!s.shared.hosts || s.shared.hosts->id != e.id) return;
@@ -245,6 +247,7 @@ std::string EncodeState(const State& s) {
     Str(w, "id", h->id);
     Str(w, "site", h->site);
     Time(w, "started", h->started);
+    Time(w, "done_at", h->done_at);
     if (h->hosts) Strings(w, "hosts", *h->hosts);
     Strings(w, "done", h->done);
     w.Key("errors");
@@ -319,6 +322,7 @@ bool DecodeState(std::string_view json, State* out, std::string* error) {
     h.String("id", &x.id, true);
     h.String("site", &x.site, true);
     h.Time("started", &x.started);
+    h.Time("done_at", &x.done_at);
     std::vector<std::string> list;
     if (v010) {
       h.Strings("pending", &list);

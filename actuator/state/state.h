@@ -39,7 +39,9 @@ struct SwitchAction {
 struct HostWork {
   std::string id;
   std::string site;
-  TimePoint started;                              // the switch's
+  TimePoint started;  // the switch's
+  /// When the last step was done: the DNS step, then each host.
+  TimePoint done_at;
   std::optional<std::vector<std::string>> hosts;  // nullopt: every host
   std::set<std::string> done;
   /// Per host still pending, its last failure ("kind: message").

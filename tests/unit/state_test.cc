@@ -143,6 +143,7 @@ TEST(ReducerTest, ASwitchGoesFromStartedToDnsToHostsToCompleted) {
                event::HostReconfigured{"a1", "eu-central", "h2", false}));
   EXPECT_TRUE(PendingHosts(*s.shared.hosts, {}).empty());
   EXPECT_TRUE(s.shared.hosts->errors.empty());
+  EXPECT_EQ(s.shared.hosts->done_at, kT0 + 6s);  // the last host's
   s = Apply(std::move(s), At(7, kT0 + 7s, event::SwitchCompleted{"a1", 6.0}));
   EXPECT_FALSE(s.shared.hosts);
   EXPECT_EQ(s.last_switch->seconds, 6.0);
