@@ -327,27 +327,28 @@ std::string Encode(const Event& event, TimePoint ts) {
 }
 
 bool Decode(std::string_view line, Entry* out, std::string* error) {
-  rapidjson::Document d;
-  // Iterative: a hostile line cannot exhaust the stack.
-  d.Parse<rapidjson::kParseIterativeFlag |
-          rapidjson::kParseValidateEncodingFlag>(line.data(), line.size());
-  if (d.HasParseError() || !d.IsObject()) {
-    if (error != nullptr) *error = "not a JSON object";
+  auto fail = [error](const std::string& why) {
+    if (error != nullptr) *error = why;
     return false;
+  };
+  rapidjson::Document d;
+  if (auto e = json::Parse(line, state_json::kLimits, &d)) {
+    return fail("not JSON: " + e->message);
   }
+  if (!d.IsObject()) return fail("not a JSON object");
   Entry entry;
   std::string type;
   {
-    Reader top(d, error);
+    Reader top(d);
     top.Integer("seq", &entry.seq);
     top.Time("ts", &entry.ts, true);
     top.String("type", &type, true);
-    if (!top.ok()) return false;
+    if (!top.ok()) return fail(top.error());
   }
   entry.event = Make(type);
-  Reader fields(d, error, type);
+  Reader fields(d, type);
   std::visit([&fields](auto& e) { Read(fields, e); }, entry.event);
-  if (!fields.ok()) return false;
+  if (!fields.ok()) return fail(fields.error());
   *out = std::move(entry);
   return true;
 }

@@ -1,31 +1,42 @@
 #pragma once
 
-// Reading the actuator's own JSON (journal lines, the snapshot): a field
-// reader whose first problem wins and names the field's path. Missing or
-// null optional fields keep their defaults. Internal to actuator/state.
+// Reading the actuator's own JSON (journal lines, the snapshot) with
+// core/json's field-path Reader, through a cursor on one object so that the
+// codecs read like the structs they fill. Missing and null optional fields
+// keep their defaults; the first problem wins and names its path
+// ("webhook.alerts[0].site: must be a string"). Internal to actuator/state.
 
 #include <rapidjson/document.h>
 
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
-#include <type_traits>
 #include <vector>
 
 #include "actuator/intake/time.h"
+#include "core/json/json.h"
 
 namespace drf::actuator::state_json {
+
+/// Bounds of a journal line or a snapshot (our own writing, but read back
+/// from disk: a damaged file must not cost the stack).
+inline constexpr json::Limits kLimits{64u << 20, 64, 0};
 
 class Reader {
  public:
   using Value = rapidjson::Value;
 
-  /// `path` prefixes every field named in an error ("" at the top).
-  Reader(const Value& obj, std::string* error, std::string path = "")
-      : obj_(obj), error_(error), path_(std::move(path)) {}
+  /// A cursor on `obj` whose errors start with `path` ("" at the top).
+  Reader(const Value& obj, std::string path = "")
+      : obj_(obj),
+        path_(std::move(path)),
+        r_(std::make_shared<json::Reader>(
+            json::ReaderOptions{json::Wording::kMustBe, true})) {}
 
-  bool ok() const { return *ok_; }
+  bool ok() const { return r_->ok(); }
+  const std::string& error() const { return r_->error(); }
 
   const Value* Find(const char* key) const {
     auto it = obj_.FindMember(key);
@@ -33,50 +44,35 @@ class Reader {
     return &it->value;
   }
 
-  std::string Path(const std::string& field) const {
-    return path_.empty() ? field : path_ + "." + field;
-  }
-
-  void Fail(const std::string& field, const char* what) {
-    if (*ok_ && error_ != nullptr) *error_ = Path(field) + ": " + what;
-    *ok_ = false;
+  void Fail(const char* key, std::string_view what) {
+    r_->Fail(json::Join(path_, key), what);
   }
 
   void String(const char* key, std::string* out, bool required = false) {
-    const Value* v = Find(key);
-    if (v == nullptr) {
-      if (required) Fail(key, "missing");
-      return;
-    }
-    if (!v->IsString()) return Fail(key, "must be a string");
-    out->assign(v->GetString(), v->GetStringLength());
+    r_->String(obj_, path_, key, Need(required), out);
   }
 
   void Bool(const char* key, bool* out) {
-    const Value* v = Find(key);
-    if (v == nullptr) return;
-    if (!v->IsBool()) return Fail(key, "must be a boolean");
-    *out = v->GetBool();
+    r_->Bool(obj_, path_, key, json::Need::kOptional, out);
   }
 
   template <class Int>
   void Integer(const char* key, Int* out) {
-    const Value* v = Find(key);
-    if (v == nullptr) return;
-    if constexpr (std::is_signed_v<Int>) {
-      if (!v->IsInt64()) return Fail(key, "must be an integer");
-      const std::int64_t i = v->GetInt64();
-      if (i < INT32_MIN || i > INT32_MAX) return Fail(key, "out of range");
-      *out = static_cast<Int>(i);
-    } else {
-      if (!v->IsUint64()) return Fail(key, "must be a non-negative integer");
-      *out = static_cast<Int>(v->GetUint64());
+    std::int64_t v = 0;
+    if (r_->Int(obj_, path_, key, json::Need::kOptional,
+                static_cast<std::int64_t>(std::numeric_limits<Int>::min()),
+                static_cast<std::int64_t>(std::min<std::uint64_t>(
+                    std::numeric_limits<Int>::max(),
+                    std::numeric_limits<std::int64_t>::max())),
+                &v) &&
+        Find(key) != nullptr) {
+      *out = static_cast<Int>(v);
     }
   }
 
   void Number(const char* key, std::optional<double>* out) {
     const Value* v = Find(key);
-    if (v == nullptr) return;
+    if (v == nullptr || !ok()) return;
     if (!v->IsNumber()) return Fail(key, "must be a number");
     *out = v->GetDouble();
   }
@@ -91,34 +87,30 @@ class Reader {
   }
 
   void Time(const char* key, std::optional<TimePoint>* out) {
-    TimePoint t;
     if (Find(key) == nullptr) return;
+    TimePoint t;
     Time(key, &t, true);
     if (ok()) *out = t;
   }
 
   void Strings(const char* key, std::vector<std::string>* out) {
-    const Value* v = Find(key);
-    if (v == nullptr) return;
-    if (!v->IsArray()) return Fail(key, "must be an array");
-    for (const Value& s : v->GetArray()) {
-      if (!s.IsString()) return Fail(key, "must hold strings only");
-      out->emplace_back(s.GetString(), s.GetStringLength());
+    const Value* list = r_->Array(obj_, path_, key, json::Need::kOptional);
+    if (list == nullptr) return;
+    for (rapidjson::SizeType i = 0; i < list->Size() && ok(); ++i) {
+      std::string s;
+      if (r_->String((*list)[i], json::Index(json::Join(path_, key), i), &s)) {
+        out->push_back(std::move(s));
+      }
     }
   }
 
-  /// Calls `read(Reader&)` with a reader of the object at `key`; returns
-  /// false when it is absent.
+  /// Calls `read(Reader&)` with a cursor on the object at `key`; returns
+  /// false when it is absent (or not an object: check ok()).
   template <class F>
   bool Object(const char* key, F&& read) {
-    const Value* v = Find(key);
-    if (v == nullptr || !ok()) return false;
-    if (!v->IsObject()) {
-      Fail(key, "must be an object");
-      return false;
-    }
-    Reader sub(*v, error_, Path(key));
-    sub.ok_ = ok_;
+    const Value* v = r_->Object(obj_, path_, key, json::Need::kOptional);
+    if (v == nullptr) return false;
+    Reader sub(*v, json::Join(path_, key), r_);
     read(sub);
     return ok();
   }
@@ -126,25 +118,29 @@ class Reader {
   /// Calls `read(Reader&)` for each object of the array at `key`.
   template <class F>
   void Objects(const char* key, F&& read) {
-    const Value* v = Find(key);
-    if (v == nullptr || !ok()) return;
-    if (!v->IsArray()) return Fail(key, "must be an array");
-    for (rapidjson::SizeType i = 0; i < v->Size() && ok(); ++i) {
-      const std::string field =
-          std::string(key) + "[" + std::to_string(i) + "]";
-      if (!(*v)[i].IsObject()) return Fail(field, "must be an object");
-      Reader sub((*v)[i], error_, Path(field));
-      sub.ok_ = ok_;
+    const Value* list = r_->Array(obj_, path_, key, json::Need::kOptional);
+    if (list == nullptr) return;
+    const std::string field = json::Join(path_, key);
+    for (rapidjson::SizeType i = 0; i < list->Size() && ok(); ++i) {
+      const std::string at = json::Index(field, i);
+      if (!r_->IsObject((*list)[i], at)) return;
+      Reader sub((*list)[i], at, r_);
       read(sub);
     }
   }
 
  private:
+  Reader(const Value& obj, std::string path, std::shared_ptr<json::Reader> r)
+      : obj_(obj), path_(std::move(path)), r_(std::move(r)) {}
+
+  static json::Need Need(bool required) {
+    return required ? json::Need::kRequired : json::Need::kOptional;
+  }
+
   const Value& obj_;
-  std::string* error_;
   std::string path_;
-  // Shared with the readers of nested objects: one failure fails all.
-  std::shared_ptr<bool> ok_ = std::make_shared<bool>(true);
+  // Shared with the cursors on nested objects: one error fails them all.
+  std::shared_ptr<json::Reader> r_;
 };
 
 }  // namespace drf::actuator::state_json

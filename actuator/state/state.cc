@@ -274,22 +274,23 @@ std::string EncodeState(const State& s) {
   return std::string(buf.GetString(), buf.GetSize());
 }
 
-bool DecodeState(std::string_view json, State* out, std::string* error) {
-  rapidjson::Document d;
-  d.Parse<rapidjson::kParseIterativeFlag>(json.data(), json.size());
-  if (d.HasParseError() || !d.IsObject()) {
-    if (error != nullptr) *error = "snapshot: not a JSON object";
+bool DecodeState(std::string_view text, State* out, std::string* error) {
+  auto fail = [error](const std::string& why) {
+    if (error != nullptr) *error = why;
     return false;
+  };
+  rapidjson::Document d;
+  if (auto e = json::Parse(text, state_json::kLimits, &d)) {
+    return fail("snapshot: not JSON: " + e->message);
   }
+  if (!d.IsObject()) return fail("snapshot: not a JSON object");
   State s;
-  Reader r(d, error);
+  Reader r(d);
   r.Integer("seq", &s.seq);
   if (const auto* alerts = r.Find("alerts")) {
     std::string alert_error;
     if (!s.alerts.FromJson(*alerts, &alert_error)) {
-      r.Fail("alerts", "unreadable");
-      if (error != nullptr) *error = "alerts: " + alert_error;
-      return false;
+      return fail("alerts: " + alert_error);
     }
   }
   r.Time("expired", &s.expired);
@@ -370,7 +371,7 @@ bool DecodeState(std::string_view json, State* out, std::string* error) {
     l.Time("at", &x.at);
     s.last_decision = std::move(x);
   });
-  if (!r.ok()) return false;
+  if (!r.ok()) return fail(r.error());
   *out = std::move(s);
   return true;
 }
