@@ -76,8 +76,29 @@ class Parser {
     int line = at.IsDefined() ? at.Mark().line + 1 : 0;
     if (line <= 0) line = 1;
     std::ostringstream out;
-    out << source_ << ":" << line << ": " << path << ": " << message;
+    out << source_ << ":" << line << ": " << OneLine(path) << ": "
+        << OneLine(message);
     errors_.push_back(out.str());
+  }
+
+  // A key quoted from the file may hold a line break or other control
+  // byte: escaped, so each problem stays one line.
+  static std::string OneLine(const std::string& text) {
+    std::string out;
+    for (char c : text) {
+      unsigned char u = static_cast<unsigned char>(c);
+      if (u >= 0x20 && u != 0x7f) {
+        out += c;
+      } else if (c == '\n') {
+        out += "\\n";
+      } else {
+        static constexpr char kHex[] = "0123456789abcdef";
+        out += "\\x";
+        out += kHex[u >> 4];
+        out += kHex[u & 0xf];
+      }
+    }
+    return out;
   }
 
   const std::vector<std::string>& errors() const { return errors_; }
@@ -733,7 +754,10 @@ std::string DynamoDbConfig::EndpointFor(const SiteConfig& site) const {
 std::vector<std::pair<std::string, std::string>> ActivateConfig::ExpandFor(
     const SiteConfig& site) const {
   std::vector<std::pair<std::string, std::string>> out;
-  for (const auto& [key, value] : env) {
+  for (const auto& pair : env) {
+    // Not a structured binding: clang 14 (the fuzz build) cannot capture
+    // one in the lambda below.
+    const std::string& value = pair.second;
     std::string v;
     for (std::size_t i = 0; i < value.size();) {
       auto try_replace = [&](std::string_view ph, const std::string& with) {
@@ -749,7 +773,7 @@ std::vector<std::pair<std::string, std::string>> ActivateConfig::ExpandFor(
       }
       v += value[i++];
     }
-    out.emplace_back(key, std::move(v));
+    out.emplace_back(pair.first, std::move(v));
   }
   return out;
 }

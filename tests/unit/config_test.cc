@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -92,6 +93,17 @@ TEST(ConfigTest, FullConfigLoadsEverySection) {
   EXPECT_EQ(am.interval, std::chrono::seconds(30));
   EXPECT_EQ(am.timeout, std::chrono::seconds(2));
   EXPECT_EQ(am.bearer_token_file, "/etc/dr-failover/alertmanager-token");
+}
+
+// Found by fuzz/config_fuzz.cc: a quoted key holding a line break made its
+// "unknown field" error two lines.
+TEST(ConfigTest, AKeyWithALineBreakStaysOneErrorLine) {
+  const std::string minimal = ReadFile(Testdata("valid-minimal.yml"));
+  EXPECT_EQ(
+      ErrorOf(minimal + "\"i\\nterval\x01\": 5s\n", "c.yml"),
+      "c.yml:" +
+          std::to_string(std::count(minimal.begin(), minimal.end(), '\n') + 1) +
+          ": i\\nterval\\x01: unknown field");
 }
 
 TEST(ConfigTest, AlertmanagerPullIsOptionalAndDefaulted) {
