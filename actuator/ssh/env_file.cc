@@ -286,4 +286,36 @@ std::string RewriteEnv(std::string_view content, const EnvPairs& env) {
   return out;
 }
 
+std::optional<std::string> ReadEnvValue(std::string_view content,
+                                        std::string_view key) {
+  const std::vector<Line> lines = SplitLines(content);
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    std::optional<Assignment> a = ParseAssignment(content, lines, i);
+    if (!a) continue;
+    if (a->key != key) {
+      i = a->last_line;
+      continue;
+    }
+    std::string_view v =
+        content.substr(a->value_begin, a->value_end - a->value_begin);
+    if (v.size() < 2 || (v.front() != '\'' && v.front() != '"') ||
+        v.back() != v.front()) {
+      return std::string(v);
+    }
+    const char quote = v.front();
+    v = v.substr(1, v.size() - 2);
+    if (quote == '\'') return std::string(v);
+    std::string out;
+    for (std::size_t p = 0; p < v.size(); ++p) {
+      if (v[p] == '\\' && p + 1 < v.size() &&
+          (v[p + 1] == '\\' || v[p + 1] == '"' || v[p + 1] == '$')) {
+        ++p;
+      }
+      out += v[p];
+    }
+    return out;
+  }
+  return std::nullopt;
+}
+
 }  // namespace drf::ssh

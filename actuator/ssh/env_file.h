@@ -59,4 +59,13 @@ std::string QuoteEnvValue(std::string_view value);
 /// own. Callers check ValidateEnv first and report. Pure; thread-safe.
 std::string RewriteEnv(std::string_view content, const EnvPairs& env);
 
+/// The value of the first uncommented assignment of `key` in the dotenv
+/// text `content`, read the way RewriteEnv finds and writes it: bare text
+/// as it stands, a single-quoted value literally, a double-quoted one with
+/// `\\`, `\"` and `\$` unescaped (other backslashes kept). nullopt when
+/// `key` has no assignment. So ReadEnvValue(RewriteEnv(c, {{k, v}}), k) is
+/// v for every valid pair. Pure; thread-safe.
+std::optional<std::string> ReadEnvValue(std::string_view content,
+                                        std::string_view key);
+
 }  // namespace drf::ssh

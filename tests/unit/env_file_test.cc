@@ -311,6 +311,29 @@ TEST(RewriteEnvTest, SkipsPairsThatWouldAddLines) {
   EXPECT_EQ(RewriteEnv("K=old\n", env), "K=old\nOK=1\n");
 }
 
+// ------------------------------------------------------------ read back
+
+TEST(ReadEnvValueTest, ReadsTheFirstAssignmentInEveryQuoting) {
+  EXPECT_EQ(ReadEnvValue("A=1\nK=bare # c\nK=later\n", "K"), "bare");
+  EXPECT_EQ(ReadEnvValue("export K = 'a $b \\ c'\n", "K"), "a $b \\ c");
+  EXPECT_EQ(ReadEnvValue("K=\"it's \\$x \\\\ \\\" \\n\"", "K"),
+            "it's $x \\ \" \\n");
+  EXPECT_EQ(ReadEnvValue("K=", "K"), "");
+  EXPECT_EQ(ReadEnvValue("# K=1\nKK=2\n", "K"), std::nullopt);
+}
+
+TEST(ReadEnvValueTest, SkipsAnotherKeysMultilineValue) {
+  EXPECT_EQ(ReadEnvValue("A='x\nK=inside'\nK=real\n", "K"), "real");
+}
+
+TEST(ReadEnvValueTest, ReadsWhatRewriteEnvWrote) {
+  for (const std::string value :
+       {"", "eu-west-1", "a b", "$(x) `y`", "it's", "it's $HOME \\ \""}) {
+    EXPECT_EQ(ReadEnvValue(RewriteEnv("K=old\n", {{"K", value}}), "K"), value)
+        << value;
+  }
+}
+
 // ------------------------------------------------------------ a real shell
 
 // Sources the rewritten file in /bin/sh (the least forgiving reader: it runs
