@@ -29,13 +29,15 @@ bool Printable(std::string_view s) {
                      [](char c) { return c >= 0x20 && c < 0x7f; });
 }
 
-void CheckError(const Error& e) {
+// `secrets`: the parser was given the secrets to redact (only the error
+// parser is: the others never quote more than one attribute's value).
+void CheckError(const Error& e, bool secrets = false) {
   FUZZ_CHECK(!e.reason.empty() && e.reason.size() <= 64);
   FUZZ_CHECK(Printable(e.reason));
   FUZZ_CHECK(e.message.size() <= 1024 + 3);
   FUZZ_CHECK(Printable(e.message));
   for (const std::string& s : kSecrets) {
-    FUZZ_CHECK(e.message.find(s) == std::string::npos);
+    FUZZ_CHECK(!secrets || e.message.find(s) == std::string::npos);
   }
 }
 
@@ -78,7 +80,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
     }
     default: {
       static constexpr long kStatuses[] = {400, 403, 404, 413, 500, 503};
-      CheckError(ParseAwsError(kStatuses[(selector / 3) % 6], body, kSecrets));
+      CheckError(ParseAwsError(kStatuses[(selector / 3) % 6], body, kSecrets),
+                 true);
       break;
     }
   }

@@ -66,6 +66,12 @@ ssh::Result<Done> SshHostActions::Apply(ssh::SshSession& s,
                                         HostResult& r) const {
   auto file = s.ReadFile(activate_.env_file);
   if (!file) return file.error();
+  if (std::size_t line = ssh::UnterminatedQuoteLine(file.value().content)) {
+    return ssh::Error{ErrorKind::kInvalid,
+                      activate_.env_file + ":" + std::to_string(line) +
+                          ": a quoted value is never closed; the file cannot "
+                          "be rewritten safely (fix it by hand)"};
+  }
   const std::string updated = ssh::RewriteEnv(file.value().content, env);
   if (updated != file.value().content) {
     auto written = s.WriteFileAtomic(file.value(), updated);

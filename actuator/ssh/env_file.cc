@@ -66,6 +66,7 @@ struct Assignment {
   std::size_t value_begin = 0;  // offset of the value's first byte
   std::size_t value_end = 0;    // one past the value (after a closing quote)
   std::size_t last_line = 0;    // index of the line the value ends on
+  bool unterminated = false;    // opens a quote that is never closed
 };
 
 // Parses line `index` as the start of an assignment. Keys of any dotenv
@@ -114,6 +115,7 @@ std::optional<Assignment> ParseAssignment(std::string_view s,
       return a;
     }
     // Never closed: read the line as a bare value.
+    a.unterminated = true;
   }
   // A bare value ends where ` #` starts a comment; trailing blanks are not
   // part of it. `KEY= # c` is an empty value with a comment.
@@ -284,6 +286,17 @@ std::string RewriteEnv(std::string_view content, const EnvPairs& env) {
     out.append(eol);
   }
   return out;
+}
+
+std::size_t UnterminatedQuoteLine(std::string_view content) {
+  const std::vector<Line> lines = SplitLines(content);
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    std::optional<Assignment> a = ParseAssignment(content, lines, i);
+    if (!a) continue;
+    if (a->unterminated) return i + 1;
+    i = a->last_line;
+  }
+  return 0;
 }
 
 std::optional<std::string> ReadEnvValue(std::string_view content,

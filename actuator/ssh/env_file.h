@@ -59,6 +59,13 @@ std::string QuoteEnvValue(std::string_view value);
 /// own. Callers check ValidateEnv first and report. Pure; thread-safe.
 std::string RewriteEnv(std::string_view content, const EnvPairs& env);
 
+/// The line (from 1) of the first assignment whose value opens a quote
+/// that is never closed, 0 when there is none. RewriteEnv cannot rewrite
+/// such a text safely: a quoted value it writes after that line would
+/// close the quote and become part of the other key's value (the
+/// application would no longer see it). Callers refuse the file. Pure.
+std::size_t UnterminatedQuoteLine(std::string_view content);
+
 /// The value of the first uncommented assignment of `key` in the dotenv
 /// text `content`, read the way RewriteEnv finds and writes it: bare text
 /// as it stands, a single-quoted value literally, a double-quoted one with

@@ -399,5 +399,24 @@ TEST_F(ShellSourcingTest, HostileValuesReadBackLiterallyAndRunNothing) {
   }
 }
 
+TEST(EnvFileTest, AQuoteNeverClosedIsFoundByLine) {
+  EXPECT_EQ(UnterminatedQuoteLine(""), 0u);
+  EXPECT_EQ(UnterminatedQuoteLine("A=1\nB='x'\nC=\"multi\nline\"\n"), 0u);
+  EXPECT_EQ(UnterminatedQuoteLine("A=it's\n# \"\n"), 0u);  // not opening
+  EXPECT_EQ(UnterminatedQuoteLine("A=1\nREGION=\"us# old\nK=x\n"), 2u);
+  EXPECT_EQ(UnterminatedQuoteLine("A='never\n"), 1u);
+}
+
+// Found by fuzzing: a value written in double quotes after a quote that is
+// never closed closes it, and its assignment disappears into the other
+// key's value. Such a file is refused (UnterminatedQuoteLine) before any
+// rewrite; this shows why.
+TEST(EnvFileTest, WhyAFileWithAQuoteNeverClosedIsRefused) {
+  const std::string content = "_REGION=\"us# old\nK=x\n";
+  ASSERT_EQ(UnterminatedQuoteLine(content), 1u);
+  const std::string out = RewriteEnv(content, {{"K", "it's"}});
+  EXPECT_NE(ReadEnvValue(out, "K"), std::optional<std::string>("it's"));
+}
+
 }  // namespace
 }  // namespace drf::ssh
