@@ -11,6 +11,7 @@
 #include <cstring>
 #include <fstream>
 #include <initializer_list>
+#include <map>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -121,6 +122,14 @@ class Parser {
       }
     }
     return true;
+  }
+
+  // Reports every key repeated within one mapping, anywhere in the document:
+  // yaml-cpp keeps both entries and a lookup finds the first, so without this
+  // `mode: auto` then `mode: manual` would silently run in auto mode.
+  void CheckDuplicateKeys(const YAML::Node& root) {
+    std::set<std::size_t> visited;
+    CheckDuplicateKeys(root, "", 0, &visited);
   }
 
   static std::string Join(const std::string& path, std::string_view key) {
@@ -248,6 +257,45 @@ class Parser {
   }
 
  private:
+  // Deeper than anything the schema accepts; the schema reports such nodes.
+  static constexpr int kMaxDuplicateCheckDepth = 32;
+
+  // `visited` holds the source offsets of the collections already walked: an
+  // alias shares its anchor's node (and offset), so each collection is
+  // checked once however often it is referenced, and a self-referencing
+  // alias does not loop.
+  void CheckDuplicateKeys(const YAML::Node& node, const std::string& path,
+                          int depth, std::set<std::size_t>* visited) {
+    if (depth > kMaxDuplicateCheckDepth) return;
+    if (!node.IsMap() && !node.IsSequence()) return;
+    if (!visited->insert(static_cast<std::size_t>(node.Mark().pos)).second) {
+      return;
+    }
+    if (node.IsSequence()) {
+      std::size_t i = 0;
+      for (const auto& item : node) {
+        CheckDuplicateKeys(item, Index(path.empty() ? "(root)" : path, i++),
+                           depth + 1, visited);
+      }
+      return;
+    }
+    std::map<std::string, int> first_line;
+    for (const auto& kv : node) {
+      if (!kv.first.IsScalar()) continue;  // CheckMap reports those keys
+      const std::string& key = kv.first.Scalar();
+      const std::string kp = Join(path, Truncate(key));
+      const int line = kv.first.Mark().line + 1;
+      auto [it, inserted] = first_line.emplace(key, line);
+      if (!inserted) {
+        Error(
+            kv.first, kp,
+            "duplicate key (first at line " + std::to_string(it->second) + ")");
+        continue;  // lookups never see this value; do not report inside it
+      }
+      CheckDuplicateKeys(kv.second, kp, depth + 1, visited);
+    }
+  }
+
   std::string source_;
   std::vector<std::string> errors_;
 };
@@ -727,6 +775,7 @@ void Validate(Parser& p, const YAML::Node& root, Config* c) {
                   {"sites", "probe", "dns", "dynamodb", "actuator"})) {
     return;
   }
+  p.CheckDuplicateKeys(root);
   ParseSites(p, root, c);
   ParseProbe(p, root, &c->probe);
   ParseDns(p, root, &c->dns);

@@ -254,6 +254,96 @@ TEST(ConfigTest, SeveralErrorsAreAllReported) {
             "m.yml:4: dns.ttl: must be an integer");
 }
 
+constexpr char kTwoSites[] =
+    "sites:\n"
+    "  - { name: a, address: 10.0.0.1, health_url: 'http://10.0.0.1/' }\n"
+    "  - { name: b, address: 10.0.0.2, health_url: 'http://10.0.0.2/' }\n"
+    "dns: { domain: example.com, records: [app] }\n";
+
+TEST(ConfigDuplicateKeyTest, EveryRepeatNamesTheFirstLine) {
+  std::string text = std::string(kTwoSites) +
+                     "actuator:\n"
+                     "  mode: auto\n"
+                     "  mode: manual\n"
+                     "  mode: auto\n";
+  EXPECT_EQ(ErrorOf(text, "d.yml"),
+            "d.yml:7: actuator.mode: duplicate key (first at line 6)\n"
+            "d.yml:8: actuator.mode: duplicate key (first at line 6)");
+}
+
+TEST(ConfigDuplicateKeyTest, QuotedAndPlainSpellingsAreTheSameKey) {
+  std::string text = std::string(kTwoSites) +
+                     "actuator:\n"
+                     "  mode: manual\n"
+                     "  \"mode\": auto\n";
+  EXPECT_EQ(ErrorOf(text, "d.yml"),
+            "d.yml:7: actuator.mode: duplicate key (first at line 6)");
+}
+
+TEST(ConfigDuplicateKeyTest, FlowMappingInAHostListIsChecked) {
+  std::string text =
+      "sites:\n"
+      "  - name: a\n"
+      "    address: 10.0.0.1\n"
+      "    health_url: 'http://10.0.0.1/'\n"
+      "    hosts:\n"
+      "      - { address: 10.0.0.11, user: deploy }\n"
+      "      - { address: 10.0.0.12, user: deploy,\n"
+      "          user: root }\n"
+      "  - { name: b, address: 10.0.0.2, health_url: 'http://10.0.0.2/' }\n"
+      "dns: { domain: example.com, records: [app] }\n";
+  EXPECT_EQ(ErrorOf(text, "d.yml"),
+            "d.yml:8: sites[0].hosts[1].user: duplicate key (first at line "
+            "7)");
+}
+
+TEST(ConfigDuplicateKeyTest, ReportedWithTheOtherErrors) {
+  std::string text =
+      "sites:\n"
+      "  - { name: a, address: 10.0.0.1, health_url: 'http://10.0.0.1/' }\n"
+      "  - { name: b, address: 10.0.0.2, health_url: 'http://10.0.0.2/' }\n"
+      "dns: { domain: example.com, records: [app], ttl: x }\n"
+      "probe:\n"
+      "  interval: 5s\n"
+      "  interval: 6s\n";
+  EXPECT_EQ(ErrorOf(text, "d.yml"),
+            "d.yml:7: probe.interval: duplicate key (first at line 6)\n"
+            "d.yml:4: dns.ttl: must be an integer");
+}
+
+TEST(ConfigDuplicateKeyTest, AnAliasedMappingIsReportedOnce) {
+  std::string text = std::string(kTwoSites) +
+                     "probe: &p\n"
+                     "  interval: 1s\n"
+                     "  interval: 2s\n"
+                     "actuator:\n"
+                     "  confirm: *p\n";
+  std::string err = ErrorOf(text, "d.yml");
+  EXPECT_NE(err.find("d.yml:7: probe.interval: duplicate key (first at line "
+                     "6)"),
+            std::string::npos)
+      << err;
+  EXPECT_EQ(err.find("actuator.confirm.interval: duplicate"), std::string::npos)
+      << err;
+}
+
+TEST(ConfigDuplicateKeyTest, SelfReferencingAliasTerminates) {
+  std::string text = std::string(kTwoSites) + "probe: &p { x: [*p], x: 1 }\n";
+  std::string err = ErrorOf(text, "d.yml");
+  EXPECT_NE(err.find("d.yml:5: probe.x: duplicate key (first at line 5)"),
+            std::string::npos)
+      << err;
+}
+
+TEST(ConfigDuplicateKeyTest, SameKeyInDifferentMappingsIsFine) {
+  std::string text = std::string(kTwoSites) +
+                     "actuator:\n"
+                     "  confirm: { interval: 1s }\n"
+                     "  ssh: { connect_timeout: 1s }\n"
+                     "probe: { interval: 5s }\n";
+  EXPECT_EQ(ErrorOf(text, "d.yml"), "");
+}
+
 TEST(LinodeTtlTest, RoundsUpToAValidValue) {
   EXPECT_EQ(RoundLinodeTtl(0), 0);
   EXPECT_EQ(RoundLinodeTtl(1), 30);
