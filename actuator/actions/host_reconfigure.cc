@@ -61,9 +61,48 @@ void RunParallel(std::size_t n, const std::function<void(std::size_t)>& fn) {
 SshHostActions::SshHostActions(SshConfig ssh, ActivateConfig activate)
     : ssh_(ssh), activate_(std::move(activate)), pool_(std::move(ssh)) {}
 
+ssh::Result<ssh::ExecResult> SshHostActions::RunCommand(ssh::SshSession& s) {
+  const auto now = Clock::now();
+  {
+    std::lock_guard<std::mutex> lock(commands_mu_);
+    auto [it, inserted] = busy_until_.try_emplace(s.name(), now);
+    if (!inserted && it->second > now) {
+      const bool running = it->second == Clock::time_point::max();
+      std::string why =
+          running ? "another attempt's reload_command is running on this "
+                    "host"
+                  : "an earlier reload_command may still be running on this "
+                    "host (its end was not seen; the host's timeout ends it "
+                    "within " +
+                        FormatDuration(
+                            std::chrono::ceil<Duration>(it->second - now)) +
+                        ")";
+      return ssh::Error{ErrorKind::kCommandFailed,
+                        s.name() + ": " + why + ": not started again"};
+    }
+    it->second = Clock::time_point::max();
+  }
+  bool unfinished = false;
+  const auto start = Clock::now();
+  auto run =
+      s.Exec(activate_.reload_command, ssh_.command_timeout, &unfinished);
+  // Only a run whose end was not seen keeps the slot, until the host's
+  // timeout has surely ended it. The lock is not held across the command.
+  const auto until =
+      !unfinished ? Clock::time_point::min()
+                  : start + ssh::SshSession::MaxRunTime(ssh_.command_timeout);
+  std::lock_guard<std::mutex> lock(commands_mu_);
+  if (until <= Clock::now()) {
+    busy_until_.erase(s.name());
+  } else {
+    busy_until_[s.name()] = until;
+  }
+  return run;
+}
+
 ssh::Result<Done> SshHostActions::Apply(ssh::SshSession& s,
                                         const ssh::EnvPairs& env,
-                                        HostResult& r) const {
+                                        HostResult& r) {
   auto file = s.ReadFile(activate_.env_file);
   if (!file) return file.error();
   if (std::size_t line = ssh::UnterminatedQuoteLine(file.value().content)) {
@@ -79,7 +118,7 @@ ssh::Result<Done> SshHostActions::Apply(ssh::SshSession& s,
     r.changed = true;
   }
   if (activate_.reload_command.empty()) return Done{};
-  auto run = s.Exec(activate_.reload_command, ssh_.command_timeout);
+  auto run = RunCommand(s);
   if (!run) return run.error();
   if (run.value().exit_status == 0) return Done{};
   std::string why =
@@ -268,7 +307,11 @@ HostResult HostReconfigurer::Converge(const SiteConfig& site,
       }
     }
     if (total.ok) break;
-    if (total.error_kind == ErrorKind::kInvalid) break;  // never converges
+    // Never converge by retrying: an operator must act.
+    if (total.error_kind == ErrorKind::kInvalid ||
+        total.error_kind == ErrorKind::kSymlink) {
+      break;
+    }
 
     const Duration delay = HostBackoff(policy_, attempt, unit(rng));
     if (gives_up && clock_.Now() + delay >= give_up_at) {

@@ -2,7 +2,9 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -67,7 +69,17 @@ class HostActions {
 ///
 /// Env values are checked (ssh::ValidateEnv) before any connection; an
 /// invalid one fails with kInvalid and is never retried. Values go into the
-/// file only; the command is the fixed config string.
+/// file only; the command is the fixed config string. An env file (or
+/// temporary file) that is a symbolic link fails with kSymlink, nothing
+/// written, and is not retried either (SPEC.md §7).
+///
+/// At most one reload_command runs per host at a time (SPEC.md §7), however
+/// often it is retried: the host's `timeout` bounds every run
+/// (SshSession::Exec), and an attempt finds the host's command slot taken
+/// while another attempt's command runs, or after one whose end was not
+/// seen (a lost connection, a wait that ran out) until
+/// SshSession::MaxRunTime has passed since it started. Such an attempt
+/// fails at once with kCommandFailed, saying so, and starts nothing.
 ///
 /// Sessions are kept in an ssh::SessionPool: an attempt starts on the
 /// host's idle session when there is one (Warm() opens them ahead of
@@ -91,11 +103,20 @@ class SshHostActions : public HostActions {
  private:
   /// The steps on one session; sets r.changed. An Error, or Done.
   ssh::Result<Done> Apply(ssh::SshSession& s, const ssh::EnvPairs& env,
-                          HostResult& r) const;
+                          HostResult& r);
+  /// Runs reload_command on `s` if the host's command slot is free (see
+  /// above); the slot is taken for the run and kept after it while the
+  /// command may still be alive.
+  ssh::Result<ssh::ExecResult> RunCommand(ssh::SshSession& s);
 
   const SshConfig ssh_;
   const ActivateConfig activate_;
   ssh::SessionPool pool_;
+  std::mutex commands_mu_;
+  /// By SshSession::name(): until when a command started there may still be
+  /// running (time_point::max() while one runs and its end is awaited). An
+  /// entry in the past is a free slot. Guarded by commands_mu_.
+  std::map<std::string, std::chrono::steady_clock::time_point> busy_until_;
 };
 
 /// How a failing host is retried: after a capped exponential backoff with

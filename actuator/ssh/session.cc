@@ -105,28 +105,60 @@ std::string RandomHex() {
 // writer can still be using them.
 constexpr std::int64_t kStaleTmpSeconds = 600;
 
-void SweepStale(sftp_session sf, const std::string& dir,
-                const std::string& prefix) {
+// Returns the first symbolic link named like one of our temporary files
+// ("" if none): nobody but an attacker puts one there, so the write is
+// refused. Only regular files are ever removed (the server's readdir
+// reports a link as a link, not as what it points to).
+std::string SweepStale(sftp_session sf, const std::string& dir,
+                       const std::string& prefix) {
   std::vector<std::string> stale;
+  std::string link;
   {
     SftpDirHandle d(sftp_opendir(sf, dir.c_str()));
-    if (!d) return;
+    if (!d) return "";
     const auto now = std::chrono::system_clock::now().time_since_epoch();
     const std::int64_t now_s =
         std::chrono::duration_cast<std::chrono::seconds>(now).count();
     while (sftp_attributes a = sftp_readdir(sf, d.get())) {
       AttributesHandle attrs(a);
       std::string_view name = a->name != nullptr ? a->name : "";
-      if (name.size() > prefix.size() + 4 &&
-          name.substr(0, prefix.size()) == prefix &&
-          name.substr(name.size() - 4) == ".tmp" &&
-          a->type == SSH_FILEXFER_TYPE_REGULAR &&
-          now_s - static_cast<std::int64_t>(a->mtime) > kStaleTmpSeconds) {
+      if (name.size() <= prefix.size() + 4 ||
+          name.substr(0, prefix.size()) != prefix ||
+          name.substr(name.size() - 4) != ".tmp") {
+        continue;
+      }
+      if (a->type == SSH_FILEXFER_TYPE_SYMLINK && link.empty()) {
+        link = dir + std::string(name);
+      } else if (a->type == SSH_FILEXFER_TYPE_REGULAR &&
+                 now_s - static_cast<std::int64_t>(a->mtime) >
+                     kStaleTmpSeconds) {
         stale.emplace_back(dir + std::string(name));
       }
     }
   }
-  for (const std::string& path : stale) sftp_unlink(sf, path.c_str());
+  if (!link.empty()) return link;
+  for (const std::string& path : stale) {
+    // Checked again just before: only a regular file is removed.
+    AttributesHandle attrs(sftp_lstat(sf, path.c_str()));
+    if (attrs && attrs.get()->type == SSH_FILEXFER_TYPE_REGULAR) {
+      sftp_unlink(sf, path.c_str());
+    }
+  }
+  return "";
+}
+
+// `timeout --kill-after=5 <seconds> sh -s`: the only form a command line
+// sent to a host takes (the number is ours, in C-locale digits).
+std::string TimeoutWrapper(Duration timeout) {
+  const auto ms = std::max<std::int64_t>(1, timeout.count());
+  char secs[32];
+  std::snprintf(secs, sizeof secs, "%lld.%03lld",
+                static_cast<long long>(ms / 1000),
+                static_cast<long long>(ms % 1000));
+  const auto kill_after =
+      std::chrono::duration_cast<std::chrono::seconds>(SshSession::kKillAfter);
+  return "timeout --kill-after=" + std::to_string(kill_after.count()) + " " +
+         secs + " sh -s";
 }
 
 int RemainingMs(Clock::time_point deadline) {
@@ -236,6 +268,8 @@ std::string_view ErrorKindName(ErrorKind kind) {
       return "command_failed";
     case ErrorKind::kInvalid:
       return "invalid";
+    case ErrorKind::kSymlink:
+      return "symlink";
     case ErrorKind::kCancelled:
       return "cancelled";
   }
@@ -415,6 +449,21 @@ Error SshSession::SftpError(std::string_view what,
   return Error{ErrorKind::kSftp, message + std::string(SftpStatusText(code))};
 }
 
+Result<Done> SshSession::RefuseSymlink(sftp_session sf, const std::string& path,
+                                       std::string_view what) const {
+  AttributesHandle attrs(sftp_lstat(sf, path.c_str()));
+  if (!attrs || attrs.get()->type != SSH_FILEXFER_TYPE_SYMLINK) return Done{};
+  std::string message =
+      name_ + ": " + std::string(what) + " " + path + " is a symbolic link";
+  CStringHandle target(sftp_readlink(sf, path.c_str()));
+  if (target) message += " (to " + std::string(target.get()) + ")";
+  return Error{ErrorKind::kSymlink,
+               message +
+                   ": refused, nothing written (SPEC.md §7: the env "
+                   "file is never written through a link; point "
+                   "env_file at the real file)"};
+}
+
 bool SshSession::connected() const {
   return ssh_is_connected(session_.get()) != 0;
 }
@@ -433,15 +482,27 @@ Result<RemoteFile> SshSession::ReadFile(const std::string& path,
   if (!sftp) return sftp.error();
   sftp_session sf = sftp.value();
 
-  // Work on the real file: renaming over a symlink would replace the link
-  // (a shared .env of a release-directory deploy) with a plain file.
+  // The file itself must not be a link: following one would let whoever
+  // can write the app directory point the actuator at any file it can
+  // write (it was /etc/passwd once).
+  if (auto refused = RefuseSymlink(sf, path, "env file"); !refused) {
+    return refused.error();
+  }
+  // Links among the directories (a release-directory deploy's "current")
+  // are resolved, so the rename stays in the real directory.
   CStringHandle real(sftp_canonicalize_path(sf, path.c_str()));
   if (!real) return SftpError("cannot resolve", path);
   RemoteFile file;
   file.path = real.get();
 
-  AttributesHandle attrs(sftp_stat(sf, file.path.c_str()));
+  // lstat: the canonical path names no link unless one was just planted.
+  AttributesHandle attrs(sftp_lstat(sf, file.path.c_str()));
   if (!attrs) return SftpError("cannot stat", file.path);
+  if (attrs.get()->type == SSH_FILEXFER_TYPE_SYMLINK) {
+    if (auto refused = RefuseSymlink(sf, file.path, "env file"); !refused) {
+      return refused.error();
+    }
+  }
   if (attrs.get()->type != SSH_FILEXFER_TYPE_REGULAR) {
     return Error{ErrorKind::kSftp,
                  name_ + ": " + file.path + " is not a regular file"};
@@ -494,7 +555,15 @@ Result<Done> SshSession::WriteFileAtomic(const RemoteFile& original,
   const std::string prefix =
       (base.front() == '.' ? "" : ".") + base + ".dr-failover.";
   const std::string tmp = dir + prefix + RandomHex() + ".tmp";
-  SweepStale(sf, dir, prefix);
+  if (auto refused = RefuseSymlink(sf, path, "env file"); !refused) {
+    return refused.error();
+  }
+  if (std::string link = SweepStale(sf, dir, prefix); !link.empty()) {
+    return Error{ErrorKind::kSymlink,
+                 name_ + ": temporary file " + link +
+                     " is a symbolic link: refused, nothing written (remove "
+                     "it; the actuator never creates one)"};
+  }
 
   // Removes the temporary file unless the rename consumed it. Declared
   // before the file handle, so the file is closed before it is removed.
@@ -512,7 +581,11 @@ Result<Done> SshSession::WriteFileAtomic(const RemoteFile& original,
       sftp_open(sf, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600));
   if (!f) {
     remove_tmp.armed = false;  // not ours, if it exists at all
-    return SftpError("cannot create", tmp);
+    Error e = SftpError("cannot create", tmp);
+    if (auto refused = RefuseSymlink(sf, tmp, "temporary file"); !refused) {
+      return refused.error();
+    }
+    return e;
   }
   std::size_t off = 0;
   while (off < content.size()) {
@@ -529,9 +602,20 @@ Result<Done> SshSession::WriteFileAtomic(const RemoteFile& original,
     return SftpError("cannot close", tmp);
   }
 
-  // Owner before mode: a chown may clear set-id bits.
-  AttributesHandle attrs(sftp_stat(sf, tmp.c_str()));
+  // Owner before mode: a chown may clear set-id bits. SFTP sets both by
+  // name and follows a link, so the name must still be our regular file
+  // (lstat; it was created O_EXCL a moment ago).
+  AttributesHandle attrs(sftp_lstat(sf, tmp.c_str()));
   if (!attrs) return SftpError("cannot stat", tmp);
+  if (attrs.get()->type != SSH_FILEXFER_TYPE_REGULAR) {
+    remove_tmp.armed = false;  // not ours any more
+    if (auto refused = RefuseSymlink(sf, tmp, "temporary file"); !refused) {
+      return refused.error();
+    }
+    return Error{ErrorKind::kSftp, name_ + ": temporary file " + tmp +
+                                       " is no longer a regular file: "
+                                       "refused, nothing written"};
+  }
   if ((attrs.get()->uid != original.uid || attrs.get()->gid != original.gid) &&
       sftp_chown(sf, tmp.c_str(), original.uid, original.gid) != 0) {
     return Error{ErrorKind::kSftp,
@@ -623,16 +707,27 @@ Result<Done> SshSession::PosixRename(const std::string& from,
 }
 
 Result<ExecResult> SshSession::Exec(const std::string& command,
-                                    Duration timeout) {
+                                    Duration timeout, bool* unfinished) {
+  if (unfinished != nullptr) *unfinished = false;
   ChannelHandle ch(ssh_channel_new(session_.get()));
   if (!ch || ssh_channel_open_session(ch.get()) != SSH_OK) {
     std::string e = SessionError(session_.get());
     return Error{TransportKind(e), name_ + ": cannot open a channel: " + e};
   }
-  if (ssh_channel_request_exec(ch.get(), command.c_str()) != SSH_OK) {
+  // The exec string is a constant but for the number; the command is the
+  // shell's script on stdin (see the header for why not sh -c '...').
+  const std::string wrapper = TimeoutWrapper(timeout);
+  if (ssh_channel_request_exec(ch.get(), wrapper.c_str()) != SSH_OK) {
     return Error{ErrorKind::kCommandFailed,
                  name_ + ": server refused to run the command: " +
                      SessionError(session_.get())};
+  }
+  if (unfinished != nullptr) *unfinished = true;
+  const auto start = Clock::now();
+  const std::string script = command + "\n";
+  if (!WriteAll(ch.get(), script) || ssh_channel_send_eof(ch.get()) != SSH_OK) {
+    std::string e = SessionError(session_.get());
+    return Error{TransportKind(e), name_ + ": cannot send the command: " + e};
   }
   ExecResult result;
   auto keep_stderr = [&result](const char* data, int n) {
@@ -641,15 +736,19 @@ Result<ExecResult> SshSession::Exec(const std::string& command,
       result.stderr_tail.erase(0, result.stderr_tail.size() - kMaxStderr);
     }
   };
-  const auto deadline = Clock::now() + timeout;
+  // The host's timeout ends the run by then; waiting that long sees the
+  // end instead of guessing at it.
+  const auto deadline = start + MaxRunTime(timeout);
   char buf[4096];
   for (;;) {
     int left = RemainingMs(deadline);
     if (left == 0) {
-      // Best effort: sshd delivers it to the command's process.
+      // Best effort: sshd delivers it for a non-root login.
       ssh_channel_request_send_signal(ch.get(), "TERM");
       return Error{ErrorKind::kTimeout,
-                   name_ + ": command still running after " +
+                   name_ + ": command still running " +
+                       FormatDuration(MaxRunTime(timeout)) +
+                       " after it started, past the host's timeout of " +
                        FormatDuration(timeout) + ": sent SIGTERM"};
     }
     // stdout is read only so the command never blocks on a full window.
@@ -676,6 +775,18 @@ Result<ExecResult> SshSession::Exec(const std::string& command,
   }
   // Waits (up to the session timeout) for exit-status or the close.
   result.exit_status = ssh_channel_get_exit_status(ch.get());
+  // Without a status (a signal, or the wait for it ran out) the end is not
+  // certain; the host's timeout still bounds it.
+  if (unfinished != nullptr && result.exit_status >= 0) *unfinished = false;
+  // timeout(1) exits 124 when it sent TERM, 137 when it had to KILL; a
+  // command's own 124 before the time is up is the command's.
+  if ((result.exit_status == 124 || result.exit_status == 137) &&
+      Clock::now() - start >= timeout) {
+    return Error{ErrorKind::kTimeout,
+                 name_ + ": command still running after " +
+                     FormatDuration(timeout) + ": ended by the host's timeout" +
+                     (result.exit_status == 137 ? " with SIGKILL" : "")};
+  }
   return result;
 }
 

@@ -30,8 +30,11 @@ enum class ErrorKind {
   kAuthFailed,      // the server refused our key
   kKey,             // the local private key file could not be read
   kSftp,            // SFTP subsystem or file operation failed
-  kCommandFailed,   // reload_command exited non-zero or by a signal
+  kCommandFailed,   // reload_command exited non-zero or by a signal, or
+                    // was not started because an earlier run may be alive
   kInvalid,         // a value or key that must never be written
+  kSymlink,         // the env file or its temporary file is a symbolic
+                    // link: refused, nothing written
   kCancelled,       // stopped before it could succeed
 };
 
@@ -118,7 +121,7 @@ struct RemoteFile {
   std::uint32_t gid = 0;
 };
 
-/// What a command did.
+/// What a command did (it ran to its end, or the host's `timeout` ended it).
 struct ExecResult {
   int exit_status = -1;     // -1: none reported (killed by a signal)
   std::string stderr_tail;  // its last kMaxStderr bytes
@@ -155,9 +158,12 @@ class SshSession {
   SshSession(SshSession&&) = delete;
   SshSession& operator=(SshSession&&) = delete;
 
-  /// Reads the regular file at `path` (following symlinks), at most
-  /// `max_bytes`. A missing file is an error: the env file belongs to the
-  /// application's deployment, and creating one would hide a wrong path.
+  /// Reads the regular file at `path`, at most `max_bytes`. `path` itself
+  /// must not be a symbolic link (SPEC.md §7: kSymlink, nothing read or
+  /// written); links among its directories are resolved, and the result's
+  /// `path` is the real one. A missing file is an error: the env file
+  /// belongs to the application's deployment, and creating one would hide a
+  /// wrong path.
   Result<RemoteFile> ReadFile(const std::string& path,
                               std::size_t max_bytes = kMaxFileBytes);
 
@@ -173,16 +179,49 @@ class SshSession {
   /// ten minutes old. Readers see the old file or the new one, never a
   /// partial or missing one. Not a compare-and-swap: an edit made on the
   /// host between ReadFile and the rename is lost.
+  ///
+  /// Never through a symbolic link (kSymlink, nothing written): the target
+  /// is checked with lstat again before the write, the temporary file is
+  /// created with O_CREAT|O_EXCL (SSH_FXF_CREAT|SSH_FXF_EXCL: a link planted
+  /// at its name makes the create fail instead of being followed, and is
+  /// then reported as kSymlink), a link named like a temporary file of ours
+  /// in the directory is refused (someone is trying), the temporary file is
+  /// checked with lstat before its owner and mode are set (SFTP's setstat
+  /// follows links), and the rename replaces a name, never what it points
+  /// to. Stale temporary files are removed only when they are regular
+  /// files.
   Result<Done> WriteFileAtomic(const RemoteFile& original,
                                std::string_view content);
 
   /// Runs `command` (a fixed string from the config, never built from
-  /// values) on a new channel, reading its output until it exits or
-  /// `timeout` passes. On timeout the channel is sent a TERM signal request
-  /// and closed: OpenSSH delivers it (killpg) for a non-root login, but
-  /// refuses it for root, whose command then runs on (wrap a command that
-  /// may hang in `timeout`). A non-zero exit is a value here, not an Error.
-  Result<ExecResult> Exec(const std::string& command, Duration timeout);
+  /// values) under the host's coreutils `timeout`, so that a run never
+  /// outlives `timeout` by more than kKillAfter whatever happens to the
+  /// connection: the channel executes the constant
+  /// `timeout --kill-after=5 <seconds> sh -s`, and `command` is sent as
+  /// that shell's standard input (then EOF). The command is never spliced
+  /// into a command line, so no quoting can break, whatever the login
+  /// shell; it reads EOF if it reads its standard input. `timeout` signals
+  /// its own process group (the shell and its children) with TERM when
+  /// `timeout` passes and KILL kKillAfter later, also for root logins, for
+  /// which OpenSSH refuses a client's signal request.
+  ///
+  /// Waits for the exit up to MaxRunTime(timeout). A run the host's
+  /// `timeout` ended is kTimeout (its exit 124 or 137, once `timeout` has
+  /// passed); a non-zero exit of the command itself is a value here, not an
+  /// Error. `*unfinished` (when given) tells whether the command may still
+  /// be running when Exec returns: the server accepted it and its end was
+  /// not seen (the connection broke, or the wait ran out); then it runs at
+  /// most until MaxRunTime(timeout) after it started.
+  Result<ExecResult> Exec(const std::string& command, Duration timeout,
+                          bool* unfinished = nullptr);
+
+  /// The host's `timeout` sends KILL this long after TERM.
+  static constexpr Duration kKillAfter = std::chrono::seconds(5);
+  /// The longest a command Exec started can be alive: by then the host's
+  /// `timeout` has ended it.
+  static Duration MaxRunTime(Duration timeout) {
+    return timeout + kKillAfter + std::chrono::seconds(1);
+  }
 
   /// One round trip to the server (an SFTP stat of the login directory),
   /// bounded like every SFTP step: tells a live session from one whose
@@ -205,6 +244,11 @@ class SshSession {
   Result<sftp_session> Sftp();
   Error SftpError(std::string_view what, const std::string& path) const;
   Result<Done> PosixRename(const std::string& from, const std::string& to);
+  /// kSymlink when `path` is a symbolic link; Done when it is anything
+  /// else or does not exist (or cannot be examined: the step that follows
+  /// reports that).
+  Result<Done> RefuseSymlink(sftp_session sf, const std::string& path,
+                             std::string_view what) const;
 
   std::string name_;
   Duration io_timeout_;

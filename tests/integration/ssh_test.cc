@@ -10,8 +10,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <filesystem>
 #include <memory>
 #include <mutex>
@@ -218,23 +220,15 @@ TEST_F(SshIntegrationTest, SameValueTwiceLeavesTheFileUntouched) {
   EXPECT_EQ(Reloads().size(), 2u);
 }
 
-TEST_F(SshIntegrationTest, KeepsModeOwnerAndTheSymlink) {
+TEST_F(SshIntegrationTest, KeepsModeAndOwner) {
   ASSERT_TRUE(WriteWholeFile(env_file_, "AWS_REGION=us-east-1\n"));
   ASSERT_EQ(chmod(env_file_.c_str(), 0640), 0);
   const bool root = geteuid() == 0;
   if (root) {
     ASSERT_EQ(chown(env_file_.c_str(), 33, 33), 0);  // www-data
   }
-  // A release-style deploy: the configured path is a link to shared/.env.
-  const std::string link = dir_ + "/app/current.env";
-  ASSERT_EQ(symlink(env_file_.c_str(), link.c_str()), 0);
-  activate_.env_file = link;
-
   HostResult r = RunOnce();
   ASSERT_TRUE(r.ok) << r.message;
-  struct stat st {};
-  ASSERT_EQ(lstat(link.c_str(), &st), 0);
-  EXPECT_TRUE(S_ISLNK(st.st_mode));
   EXPECT_EQ(ReadWholeFile(env_file_),
             "AWS_REGION=eu-west-1\nDR_SITE=eu-central\n");
   FileId id = Stat(env_file_);
@@ -243,6 +237,92 @@ TEST_F(SshIntegrationTest, KeepsModeOwnerAndTheSymlink) {
     EXPECT_EQ(id.uid, 33u);
     EXPECT_EQ(id.gid, 33u);
   }
+}
+
+TEST_F(SshIntegrationTest, ALinkedDirectoryOnTheWayIsFollowed) {
+  // A release-style deploy: /app/current -> the release; the file is real.
+  ASSERT_TRUE(WriteWholeFile(env_file_, "AWS_REGION=us-east-1\n"));
+  const std::string current = dir_ + "/current";
+  ASSERT_EQ(symlink((dir_ + "/app").c_str(), current.c_str()), 0);
+  activate_.env_file = current + "/.env";
+  HostResult r = RunOnce();
+  ASSERT_TRUE(r.ok) << r.message;
+  EXPECT_EQ(ReadWholeFile(env_file_),
+            "AWS_REGION=eu-west-1\nDR_SITE=eu-central\n");
+  struct stat st {};
+  ASSERT_EQ(lstat(current.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISLNK(st.st_mode));
+}
+
+TEST_F(SshIntegrationTest, SymlinkedEnvFileIsRefusedAndItsTargetUnchanged) {
+  // The app directory's .env points at a file outside it (it was the
+  // host's /etc/passwd once).
+  ASSERT_EQ(mkdir((dir_ + "/outside").c_str(), 0755), 0);
+  const std::string target = dir_ + "/outside/passwd";
+  const std::string original = "root:x:0:0:root:/root:/bin/bash\n";
+  ASSERT_TRUE(WriteWholeFile(target, original));
+  const FileId before = Stat(target);
+  ASSERT_EQ(symlink(target.c_str(), env_file_.c_str()), 0);
+  std::this_thread::sleep_for(20ms);  // a write would show in mtime
+
+  SshHostActions actions(ssh_, activate_);
+  HostReconfigurer reconfigurer(
+      std::shared_ptr<HostActions>(&actions, [](HostActions*) {}),
+      HostRetryPolicy{10ms, 20ms, 5s});
+  HostResult r = reconfigurer.Reconfigure(site_)[0];
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.error_kind, ErrorKind::kSymlink);
+  EXPECT_EQ(r.error_kind_name(), "symlink");
+  EXPECT_EQ(r.attempts, 1);  // never retried
+  EXPECT_NE(r.message.find(env_file_), std::string::npos) << r.message;
+  EXPECT_NE(r.message.find("symbolic link"), std::string::npos) << r.message;
+  EXPECT_EQ(ReadWholeFile(target), original);
+  const FileId after = Stat(target);
+  EXPECT_EQ(after.ino, before.ino);
+  EXPECT_TRUE(SameTime(after.mtime, before.mtime));
+  struct stat st {};
+  ASSERT_EQ(lstat(env_file_.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISLNK(st.st_mode));
+  EXPECT_TRUE(Reloads().empty());
+}
+
+TEST_F(SshIntegrationTest,
+       SymlinkAtTheTemporaryPathIsRefusedAndNothingWritten) {
+  ASSERT_TRUE(WriteWholeFile(env_file_, "AWS_REGION=us-east-1\n"));
+  const FileId env_before = Stat(env_file_);
+  ASSERT_EQ(mkdir((dir_ + "/outside").c_str(), 0755), 0);
+  const std::string target = dir_ + "/outside/victim";
+  ASSERT_TRUE(WriteWholeFile(target, "precious\n"));
+  const FileId target_before = Stat(target);
+  const std::string planted =
+      dir_ + "/app/.env.dr-failover.00000000000000cc.tmp";
+  ASSERT_EQ(symlink(target.c_str(), planted.c_str()), 0);
+  std::this_thread::sleep_for(20ms);
+
+  HostResult r = RunOnce();
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.error_kind, ErrorKind::kSymlink);
+  EXPECT_NE(r.message.find(planted), std::string::npos) << r.message;
+  EXPECT_FALSE(r.changed);
+  ExpectUntouched("AWS_REGION=us-east-1\n", env_before);
+  EXPECT_EQ(ReadWholeFile(target), "precious\n");
+  EXPECT_TRUE(SameTime(Stat(target).mtime, target_before.mtime));
+  struct stat st {};
+  ASSERT_EQ(lstat(planted.c_str(), &st), 0);  // left for the operator
+  EXPECT_TRUE(S_ISLNK(st.st_mode));
+}
+
+TEST_F(SshIntegrationTest, ASessionRefusesASymlinkedEnvFileToRead) {
+  ASSERT_TRUE(WriteWholeFile(dir_ + "/real.env", "A=1\n"));
+  ASSERT_EQ(symlink((dir_ + "/real.env").c_str(), env_file_.c_str()), 0);
+  auto session = ssh::SshSession::Connect(site_.hosts[0], ssh_);
+  ASSERT_TRUE(session) << session.error().message;
+  auto file = session.value()->ReadFile(env_file_);
+  ASSERT_FALSE(file);
+  EXPECT_EQ(file.error().kind, ErrorKind::kSymlink);
+  EXPECT_NE(file.error().message.find("(to " + dir_ + "/real.env)"),
+            std::string::npos)
+      << file.error().message;
 }
 
 TEST_F(SshIntegrationTest, LeavesNoTemporaryFileAndSweepsStaleOnes) {
@@ -334,8 +414,6 @@ TEST_F(SshIntegrationTest, FailingReloadIsReportedWithItsExitAndStderr) {
 }
 
 TEST_F(SshIntegrationTest, HungReloadTimesOut) {
-  // Short: OpenSSH honours the SIGTERM the client sends on timeout only for
-  // non-root logins, so as root the sleep outlives the test.
   activate_.reload_command = "sleep 4";
   ssh_.command_timeout = 300ms;
   ASSERT_TRUE(WriteWholeFile(env_file_, "AWS_REGION=eu-west-1\n"));
@@ -344,6 +422,86 @@ TEST_F(SshIntegrationTest, HungReloadTimesOut) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
   EXPECT_FALSE(r.ok);
   EXPECT_EQ(r.error_kind, ErrorKind::kTimeout);
+}
+
+// Processes on this machine (the test hosts' sshd runs here) whose command
+// line matches the extended regex `pattern`.
+int CountProcesses(const std::string& pattern) {
+  std::string cmd = "pgrep -c -f '" + pattern + "'";
+  FILE* p = popen(cmd.c_str(), "r");
+  if (p == nullptr) return -1;
+  int n = 0;
+  if (fscanf(p, "%d", &n) != 1) n = -1;
+  pclose(p);
+  return n;
+}
+
+TEST_F(SshIntegrationTest, HungReloadRetriedRunsAtMostOnceAtATime) {
+  // A sleep no other test runs: the pattern matches only ours.
+  const std::string secs = "3600." + std::to_string(getpid());
+  const std::string pattern = "^sleep " + secs + "$";
+  activate_.reload_command = "sleep " + secs;
+  ssh_.command_timeout = 2s;
+  ASSERT_TRUE(WriteWholeFile(env_file_, "AWS_REGION=eu-west-1\n"));
+
+  std::atomic<bool> done{false};
+  std::atomic<int> most{0};
+  std::atomic<int> samples{0};
+  std::thread watcher([&] {
+    while (!done) {
+      int n = CountProcesses(pattern);
+      if (n > most) most = n;
+      ++samples;
+      std::this_thread::sleep_for(100ms);
+    }
+  });
+  {
+    // Retries as fast as the policy allows, twice over on two threads, as
+    // a switch and a warmer's retry could.
+    auto actions = std::make_shared<SshHostActions>(ssh_, activate_);
+    HostReconfigurer reconfigurer(actions, HostRetryPolicy{50ms, 100ms, 9s});
+    std::vector<HostResult> results = reconfigurer.Reconfigure(
+        site_, std::vector<HostConfig>{site_.hosts[0], site_.hosts[0]}, nullptr,
+        {});
+    ASSERT_EQ(results.size(), 2u);
+    for (const HostResult& r : results) {
+      EXPECT_FALSE(r.ok);
+      EXPECT_GE(r.attempts, 3);
+    }
+  }
+  // None outlives the attempts by more than the host's kill-after.
+  int left = -1;
+  for (int i = 0; i < 80 && (left = CountProcesses(pattern)) != 0; ++i) {
+    std::this_thread::sleep_for(100ms);
+  }
+  done = true;
+  watcher.join();
+  EXPECT_GT(samples, 30);
+  EXPECT_EQ(most, 1);  // it did run, and never twice at once
+  EXPECT_EQ(left, 0);
+}
+
+TEST_F(SshIntegrationTest, ASecondReloadWhileOneRunsFailsFast) {
+  activate_.reload_command = "sleep 2";
+  ASSERT_TRUE(WriteWholeFile(env_file_, "AWS_REGION=eu-west-1\n"));
+  SshHostActions actions(ssh_, activate_);
+  HostResult first;
+  std::thread t([&] { first = actions.Reconfigure(site_, site_.hosts[0]); });
+  std::this_thread::sleep_for(1s);  // the first one's sleep runs
+  const auto start = std::chrono::steady_clock::now();
+  HostResult second = actions.Reconfigure(site_, site_.hosts[0]);
+  const auto took = std::chrono::steady_clock::now() - start;
+  t.join();
+  EXPECT_TRUE(first.ok) << first.message;
+  EXPECT_FALSE(second.ok);
+  EXPECT_EQ(second.error_kind, ErrorKind::kCommandFailed);
+  EXPECT_NE(second.message.find("is running on this host: not started again"),
+            std::string::npos)
+      << second.message;
+  EXPECT_LT(took, 1500ms);
+  // Once it ended, the next one runs.
+  HostResult third = actions.Reconfigure(site_, site_.hosts[0]);
+  EXPECT_TRUE(third.ok) << third.message;
 }
 
 TEST_F(SshIntegrationTest, RealPhpFpmReloads) {

@@ -226,6 +226,16 @@ TEST(HostReconfigurerTest, InvalidValuesAreNotRetried) {
   EXPECT_EQ(results[0].error_kind, ErrorKind::kInvalid);
 }
 
+TEST(HostReconfigurerTest, ASymlinkedEnvFileIsNotRetried) {
+  auto fake = std::make_shared<FakeHostActions>();
+  fake->Script("10.0.0.1", {{false, ErrorKind::kSymlink, false, false}});
+  HostReconfigurer r(fake, Fast());
+  auto results = r.Reconfigure(Site(1));
+  EXPECT_FALSE(results[0].ok);
+  EXPECT_EQ(results[0].attempts, 1);
+  EXPECT_EQ(results[0].error_kind_name(), "symlink");
+}
+
 TEST(HostReconfigurerTest, StopperEndsRetriesAtOnce) {
   auto fake = std::make_shared<FakeHostActions>();
   fake->Script("10.0.0.1", {kDown});
