@@ -31,6 +31,7 @@ class BoundedHandler {
 
   bool too_deep() const { return too_deep_; }
   bool too_many() const { return too_many_; }
+  bool surrogate() const { return surrogate_; }
 
   bool Null() { return Count() && doc_->Null(); }
   bool Bool(bool b) { return Count() && doc_->Bool(b); }
@@ -43,10 +44,10 @@ class BoundedHandler {
     return Count() && doc_->RawNumber(s, len, copy);
   }
   bool String(const char* s, SizeType len, bool copy) {
-    return Count() && doc_->String(s, len, copy);
+    return Count() && Utf8(s, len) && doc_->String(s, len, copy);
   }
   bool Key(const char* s, SizeType len, bool copy) {
-    return Count() && doc_->Key(s, len, copy);
+    return Count() && Utf8(s, len) && doc_->Key(s, len, copy);
   }
   bool StartObject() { return Enter() && doc_->StartObject(); }
   bool EndObject(SizeType members) {
@@ -66,6 +67,19 @@ class BoundedHandler {
     }
     return !too_many_;
   }
+  // rapidjson decodes a lone surrogate escape (U+D800 to U+DFFF without its
+  // pair) into the three bytes of a surrogate code point, which is not
+  // UTF-8: such a string could be neither logged as text nor written back.
+  bool Utf8(const char* s, SizeType len) {
+    for (SizeType i = 0; i + 1 < len; ++i) {
+      if (static_cast<unsigned char>(s[i]) == 0xED &&
+          (static_cast<unsigned char>(s[i + 1]) & 0xE0) == 0xA0) {
+        surrogate_ = true;
+        return false;
+      }
+    }
+    return true;
+  }
   bool Enter() {
     if (++depth_ > limits_.max_depth) {
       too_deep_ = true;
@@ -80,6 +94,7 @@ class BoundedHandler {
   std::size_t values_ = 0;
   bool too_deep_ = false;
   bool too_many_ = false;
+  bool surrogate_ = false;
 };
 
 ParseError Refuse(ParseFailure failure, std::size_t limit,
@@ -127,6 +142,15 @@ std::optional<ParseError> Parse(std::string_view body, const Limits& limits,
     return Refuse(
         ParseFailure::kTooManyValues, limits.max_values,
         "holds more than " + std::to_string(limits.max_values) + " values");
+  }
+  if (handler.surrogate()) {
+    ParseError e;
+    e.failure = ParseFailure::kSyntax;
+    e.offset = reader.GetErrorOffset();
+    e.code = rapidjson::kParseErrorStringInvalidEncoding;
+    e.message = "invalid JSON at offset " + std::to_string(e.offset) +
+                ": a \\u escape is a lone surrogate (not UTF-8)";
+    return e;
   }
   if (reader.HasParseError()) {
     ParseError e;

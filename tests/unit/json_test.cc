@@ -159,6 +159,19 @@ TEST(JsonParseTest, InvalidUtf8IsRefused) {
       ParseWith("\"gr\xc3\xbc\xc3\x9f \xe2\x82\xac \xf0\x9f\x98\x80\""));
 }
 
+TEST(JsonParseTest, ALoneSurrogateEscapeIsRefused) {
+  rapidjson::Document d;
+  // Found by fuzzing: a Linode record target that could not be written back.
+  auto e = Parse(R"({"target": "192.0.2.1\udeef"})", {}, &d);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->failure, ParseFailure::kSyntax);
+  EXPECT_NE(e->message.find("lone surrogate"), std::string::npos) << e->message;
+  EXPECT_TRUE(Parse(R"({"k\ud800": 1})", {}, &d));  // in a key too
+  // A pair is one code point: fine.
+  EXPECT_FALSE(Parse(R"({"s": "\ud83d\ude00"})", {}, &d));
+  EXPECT_EQ(std::string(d["s"].GetString()), "\xF0\x9F\x98\x80");
+}
+
 TEST(JsonPathTest, JoinAndIndex) {
   EXPECT_EQ(Join("", "alerts"), "alerts");
   EXPECT_EQ(Join(Index("alerts", 3), "labels"), "alerts[3].labels");
