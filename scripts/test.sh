@@ -2,7 +2,9 @@
 # Installs what is needed, builds, and runs the whole test suite:
 #   1. clang-format check of every C++ file;
 #   2. a -Werror build and every test (unit, integration, fakes) with ctest;
-#   3. an AddressSanitizer + UndefinedBehaviorSanitizer build and the unit
+#   3. the libFuzzer targets (fuzz/), built with clang and run over every
+#      seed and regression input;
+#   4. an AddressSanitizer + UndefinedBehaviorSanitizer build and the unit
 #      and integration tests again under it.
 # Prints ctest's summary for each pass; exits non-zero if anything failed.
 set -euo pipefail
@@ -22,6 +24,13 @@ echo "clang-format: $(echo "$files" | wc -w) files clean"
 status=0
 echo "== tests (build)"
 ctest --test-dir build --output-on-failure -j "$jobs" || status=1
+
+echo "== fuzz targets (clang, ASan+UBSan): every seed and regression input"
+# The targets are built and every seed (tests/testdata, fuzz/seeds: inputs
+# that once crashed a target) replayed: deterministic, so CI fails on a
+# regression, never on a fresh random find. Exploring is scripts/fuzz.sh N
+# and bench/fuzz.sh.
+DRF_FUZZ_RUNS=0 scripts/fuzz.sh 1 || status=1
 
 echo "== tests under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan)"
 # Warnings are errors in the first build only: with the sanitizers GCC 12
