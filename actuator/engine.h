@@ -49,7 +49,7 @@ struct SwitchIntent {
 ///
 /// Threads, and what each may do:
 ///  - the reconcile thread (Run): the only one that decides and acts on
-///    the provider: it journals decision, switch_started, dns_updated,
+///    the provider: it journals started, decision, switch_started, dns_updated,
 ///    dns_failed, switch_completed, switch_abandoned and
 ///    manual_switch_refused, and writes Observed. Operator switch requests
 ///    reach it as intents, decided in order between two rounds, so a switch
@@ -65,9 +65,10 @@ struct SwitchIntent {
 ///    switch intents and wait for the reconcile thread's answer (bounded);
 ///    read the views.
 ///  - the journal's writer thread: applies each durable event to State.
-/// Lock order: the journal's lock, then mu_. Nothing holds mu_ while it
-/// calls into the journal (Append waits for the writer thread, which takes
-/// mu_ to apply) or does network I/O, or sleeps.
+/// Lock order: the journal's lock, then mu_, then the HostWorker's (Offer
+/// is called under mu_). The IntentQueue's lock is never held with mu_.
+/// Nothing holds mu_ while it calls into the journal (Append waits for the
+/// writer thread, which takes mu_ to apply) or does network I/O, or sleeps.
 class Engine {
  public:
   Engine(std::shared_ptr<const Config> config, bool dry_run,
