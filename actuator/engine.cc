@@ -18,7 +18,6 @@ constexpr auto kMinGap = std::chrono::milliseconds(50);
 // How often the SSH sessions to the standby sites' hosts are looked after
 // (each is checked with a round trip only every 15 s; see SessionPool).
 constexpr auto kWarmEvery = std::chrono::seconds(5);
-constexpr auto kDnsBudget = std::chrono::seconds(30);
 constexpr std::uint64_t kCompactBytes = 16 << 20;
 
 TimePoint Now() { return std::chrono::system_clock::now(); }
@@ -112,7 +111,6 @@ bool Engine::OnJournaled(const std::string& line) {
         std::holds_alternative<event::Resumed>(entry.event) ||
         std::holds_alternative<event::HostReconfigured>(entry.event);
     if (news && external) wake_ = true;
-    metrics_->paused.Set(state_.shared.paused);
   }
   wake_cv_.notify_all();
   return news;
@@ -306,7 +304,7 @@ std::map<std::string, SiteHealth> Engine::Confirm(const Config& config,
 }
 
 void Engine::ReadDns(const Stopper& stop) {
-  auto view = dns_->Read(linode::Call::Within(kDnsBudget, &stop));
+  auto view = dns_->Read(linode::Call::Within(DnsSwitch::kBudget, &stop));
   std::lock_guard<std::mutex> lock(mu_);
   observed_.dns_read = true;
   observed_.serving_unknown_because.clear();

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -37,6 +38,10 @@ struct DnsView {
 /// not thread-safe (one per thread).
 class DnsSwitch {
  public:
+  /// The time one read or switch may take, retries and Retry-After waits
+  /// included.
+  static constexpr auto kBudget = std::chrono::seconds(30);
+
   DnsSwitch(std::shared_ptr<const Config> config,
             std::unique_ptr<linode::DnsApi> api);
 

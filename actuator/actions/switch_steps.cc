@@ -11,8 +11,6 @@
 namespace drf::actuator {
 namespace {
 
-constexpr auto kDnsBudget = std::chrono::seconds(30);
-
 std::string NewActionId() {
   static std::mt19937_64 rng{std::random_device{}()};
   static std::mutex mu;
@@ -60,7 +58,8 @@ bool SwitchSteps::Dns(DnsSwitch& dns, const Config& config,
     return false;
   }
   const auto start = std::chrono::steady_clock::now();
-  auto written = dns.SwitchTo(*site, linode::Call::Within(kDnsBudget, &stop));
+  auto written =
+      dns.SwitchTo(*site, linode::Call::Within(DnsSwitch::kBudget, &stop));
   metrics_.Action(
       "dns_update", written.ok(),
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)

@@ -123,13 +123,7 @@ std::string StatusJson(const StatusInput& in) {
   }
   if (const auto& d = st.last_decision) {
     w.Key("last_decision");
-    w.StartObject();
-    Str(w, "decision", d->decision);
-    Str(w, "serving", d->serving);
-    Str(w, "target", d->target);
-    Str(w, "why", d->why);
-    Time(w, "at", d->at);
-    w.EndObject();
+    WriteJson(w, *d);
   }
   w.Key("converged");
   w.Bool(Converged(ob.serving, sh.action.has_value(), pending.size()));

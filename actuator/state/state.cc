@@ -219,6 +219,16 @@ void WriteJson(JsonWriter& w, const LastSwitch& l) {
   w.EndObject();
 }
 
+void WriteJson(JsonWriter& w, const LastDecision& d) {
+  w.StartObject();
+  Str(w, "decision", d.decision);
+  Str(w, "serving", d.serving);
+  Str(w, "target", d.target);
+  Str(w, "why", d.why);
+  Time(w, "at", d.at);
+  w.EndObject();
+}
+
 std::string EncodeState(const State& s) {
   rapidjson::StringBuffer buf;
   JsonWriter w(buf);
@@ -262,13 +272,7 @@ std::string EncodeState(const State& s) {
   }
   if (const auto& d = s.last_decision) {
     w.Key("last_decision");
-    w.StartObject();
-    Str(w, "decision", d->decision);
-    Str(w, "serving", d->serving);
-    Str(w, "target", d->target);
-    Str(w, "why", d->why);
-    Time(w, "at", d->at);
-    w.EndObject();
+    WriteJson(w, *d);
   }
   w.EndObject();
   return std::string(buf.GetString(), buf.GetSize());

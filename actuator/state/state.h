@@ -119,6 +119,8 @@ using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
 /// (`action_in_progress`, `last_switch`), with `dns_done`.
 void WriteJson(JsonWriter& w, const SwitchAction& action);
 void WriteJson(JsonWriter& w, const LastSwitch& last);
+/// The last decision as a JSON object (snapshot and status alike).
+void WriteJson(JsonWriter& w, const LastDecision& decision);
 
 /// The state as a JSON object (the snapshot), and back. DecodeState also
 /// reads the snapshots of 0.1.0. On error returns false, *error naming the
