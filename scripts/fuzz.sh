@@ -25,19 +25,9 @@ read -r -a targets <<<"${DRF_FUZZ_TARGETS:-${all_targets[*]}}"
 
 # clang 14 and its runtime (libFuzzer, the sanitizers), as setup.sh installs
 # the other packages.
-sudo_cmd=()
-[ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
-missing=()
-for p in clang-14 libclang-rt-14-dev; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
-    missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "fuzz: installing ${missing[*]}"
-  "${sudo_cmd[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq \
-    --no-install-recommends "${missing[@]}" >/dev/null
-fi
+# shellcheck source=scripts/apt.sh
+. scripts/apt.sh
+apt_install_missing fuzz clang-14 libclang-rt-14-dev
 
 echo "== fuzz: building ${#targets[@]} targets in $build_dir"
 CC=clang-14 CXX=clang++-14 cmake -S . -B "$build_dir" -G Ninja \
